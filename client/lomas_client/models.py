@@ -1,0 +1,281 @@
+"""The wire contract of Lomas: every request and response body, in one module.
+
+The server imports these models too, so client and server cannot drift apart.
+Requests forbid unknown fields: a typo is an InvalidQuery, not a silent default.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,62}$"
+"""User and dataset names: SQL identifiers, so a dataset is addressable in SQL."""
+
+Name = Annotated[str, Field(pattern=NAME_PATTERN)]
+Epsilon = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+Delta = Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False)]
+BudgetEpsilon = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# --------------------------------------------------------------- metadata ---
+class ColumnMetadata(Model):
+    """One column as the data owner declares it; bounds are public knowledge."""
+
+    type: Literal["string", "int", "float", "boolean", "datetime"]
+    nullable: bool = False
+    lower: float | int | str | None = None
+    upper: float | int | str | None = None
+    cardinality: int | None = Field(default=None, ge=1)
+    categories: list[str] | list[int] | None = None
+    precision: int | None = None
+    private_id: bool = False
+
+    @model_validator(mode="after")
+    def _check_bounds(self) -> ColumnMetadata:
+        if self.type in ("int", "float") and not self.private_id:
+            if self.lower is None or self.upper is None:
+                raise ValueError(f"a {self.type} column needs lower and upper bounds")
+            if not (isinstance(self.lower, int | float) and isinstance(self.upper, int | float)):
+                raise ValueError("numeric bounds must be numbers")
+            if not (math.isfinite(self.lower) and math.isfinite(self.upper)):
+                raise ValueError("numeric bounds must be finite")
+            if self.lower >= self.upper:
+                raise ValueError("lower must be below upper")
+        if self.categories is not None:
+            if len(set(self.categories)) != len(self.categories):
+                raise ValueError("categories must be distinct")
+            if self.cardinality is not None and self.cardinality != len(self.categories):
+                raise ValueError("cardinality must equal the number of categories")
+        if self.type == "datetime" and self.lower is not None and self.upper is not None:
+            if datetime.fromisoformat(str(self.lower)) >= datetime.fromisoformat(str(self.upper)):
+                raise ValueError("lower must be before upper")
+        return self
+
+
+class DatasetMetadata(Model):
+    """What researchers may know about a dataset (SmartNoise-SQL vocabulary)."""
+
+    max_ids: int = Field(default=1, ge=1)
+    row_privacy: bool = True
+    rows: int | None = Field(default=None, ge=0)
+    censor_dims: bool = False
+    clamp_counts: bool = True
+    clamp_columns: bool = True
+    columns: dict[str, ColumnMetadata] = Field(min_length=1)
+
+    @field_validator("columns")
+    @classmethod
+    def _column_names(cls, value: dict[str, ColumnMetadata]) -> dict[str, ColumnMetadata]:
+        for name in value:
+            if not name.isidentifier():
+                raise ValueError(f"column name {name!r} is not an identifier")
+        return value
+
+
+# --------------------------------------------------------- query requests ---
+class DatasetRequest(Model):
+    dataset_name: Name
+
+
+class DummyDatasetRequest(DatasetRequest):
+    dummy_nb_rows: int = Field(default=100, ge=1)
+    dummy_seed: int = 42
+
+
+class SmartnoiseSqlCostRequest(DatasetRequest):
+    query_str: str = Field(min_length=1, max_length=20_000)
+    epsilon: Epsilon
+    delta: Delta
+    mechanisms: dict[str, str] = Field(default_factory=dict)
+
+
+class SmartnoiseSqlRequest(SmartnoiseSqlCostRequest):
+    postprocess: bool = True
+
+
+class SmartnoiseSqlDummyRequest(SmartnoiseSqlRequest):
+    dummy_nb_rows: int = Field(default=100, ge=1)
+    dummy_seed: int = 42
+
+
+# -------------------------------------------------------- query responses ---
+class CostResponse(Model):
+    """What the query would be charged."""
+
+    epsilon: float
+    delta: float
+
+
+class InitialBudgetResponse(Model):
+    initial_epsilon: float
+    initial_delta: float
+
+
+class SpentBudgetResponse(Model):
+    total_spent_epsilon: float
+    total_spent_delta: float
+
+
+class RemainingBudgetResponse(Model):
+    remaining_epsilon: float
+    remaining_delta: float
+
+
+class SmartnoiseSqlResult(Model):
+    type: Literal["smartnoise_sql"] = "smartnoise_sql"
+    df: dict[str, Any]
+    """A pandas DataFrame as ``DataFrame.to_dict(orient="tight")``."""
+
+
+class QueryResponse(Model):
+    requested_by: str
+    epsilon: float
+    delta: float
+    result: SmartnoiseSqlResult
+
+
+class DummyDatasetResponse(Model):
+    dataset_name: str
+    dtypes: dict[str, str]
+    dummy_df: dict[str, Any]
+
+
+class PreviousQuery(Model):
+    user_name: str
+    dataset_name: str
+    engine: str
+    request: dict[str, Any]
+    epsilon: float
+    delta: float
+    status: str
+    response: dict[str, Any] | None = None
+    error: dict[str, str] | None = None
+    idempotency_key: str
+    timestamp: datetime
+
+
+class PreviousQueriesResponse(Model):
+    previous_queries: list[PreviousQuery]
+
+
+class HealthResponse(Model):
+    status: Literal["ok"] = "ok"
+
+
+class ErrorResponse(Model):
+    """Every error body: a stable type name and a safe message."""
+
+    type: str
+    message: str
+
+
+# ------------------------------------------------------------------ admin ---
+class CreateUserRequest(Model):
+    user_name: Name
+    is_admin: bool = False
+    may_query: bool = True
+
+
+class UserToken(Model):
+    """A freshly issued token: shown once, only its hash is stored."""
+
+    user_name: str
+    token: str
+
+
+class UserInfo(Model):
+    user_name: str
+    is_admin: bool
+    may_query: bool
+
+
+class UsersResponse(Model):
+    users: list[UserInfo]
+
+
+class PatchUserRequest(Model):
+    may_query: bool
+
+
+class LocalAccess(Model):
+    """A file under the server's data root (CSV)."""
+
+    type: Literal["local"] = "local"
+    path: str = Field(min_length=1)
+
+
+DatasetAccess = LocalAccess
+
+
+class CreateDatasetRequest(Model):
+    dataset_name: Name
+    dataset_access: DatasetAccess
+    metadata: DatasetMetadata | None = None
+    metadata_path: str | None = Field(
+        default=None, description="YAML or JSON file under the data root, instead of inline."
+    )
+
+    @model_validator(mode="after")
+    def _one_metadata_source(self) -> CreateDatasetRequest:
+        if (self.metadata is None) == (self.metadata_path is None):
+            raise ValueError("give exactly one of metadata and metadata_path")
+        if self.dataset_name == "df":
+            raise ValueError("'df' is reserved: every dataset is also addressable as df")
+        return self
+
+
+class DatasetInfo(Model):
+    dataset_name: str
+    dataset_access: DatasetAccess
+    metadata: DatasetMetadata
+
+
+class DatasetsResponse(Model):
+    datasets: list[str]
+
+
+class GrantRequest(Model):
+    initial_epsilon: BudgetEpsilon
+    initial_delta: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
+
+
+class GrantInfo(Model):
+    user_name: str
+    dataset_name: str
+    initial_epsilon: float
+    initial_delta: float
+    total_spent_epsilon: float
+    total_spent_delta: float
+    remaining_epsilon: float
+    remaining_delta: float
+
+
+class ArchivesResponse(Model):
+    archives: list[PreviousQuery]
+
+
+class ImportGrant(GrantRequest):
+    user_name: Name
+    dataset_name: Name
+
+
+class ImportDocument(Model):
+    """Bulk set-up: users, datasets and grants in one YAML document."""
+
+    users: list[CreateUserRequest] = Field(default_factory=list)
+    datasets: list[CreateDatasetRequest] = Field(default_factory=list)
+    grants: list[ImportGrant] = Field(default_factory=list)
+
+
+class ImportResponse(Model):
+    users: list[UserToken]
+    datasets: list[str]
+    grants: list[GrantInfo]

@@ -1,0 +1,1 @@
+"""What the query and admin functions share: error mapping, auth, request parsing."""

@@ -1,0 +1,132 @@
+"""The decorator every view wears: parse, authenticate, call, serialise, map errors.
+
+Chalice turns an exception raised in a view into its own 500 before any
+middleware sees it, so this sits directly under @bp.route.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from chalice import Blueprint, Response
+from chalice.app import Request
+from lomas.domain import User
+from lomas.errors import InvalidQuery, LomasError, PayloadTooLarge
+from lomas.services.access import authenticate, require_admin
+from lomas.services.context import Context
+from pydantic import BaseModel, ValidationError
+
+from functions.common.errors import error_response, internal_error, json_response
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Call:
+    """One authenticated request, as the views see it."""
+
+    ctx: Context
+    user: User
+    request: Request
+
+    def header(self, name: str) -> str | None:
+        value = self.request.headers.get(name)
+        return value.strip() if value else None
+
+    def idempotency_key(self) -> str | None:
+        """The Idempotency-Key header. Raises InvalidQuery if it is malformed."""
+        key = self.header("Idempotency-Key")
+        if key is not None and not (1 <= len(key) <= 200 and key.isprintable()):
+            raise InvalidQuery("The Idempotency-Key header must be 1 to 200 printable characters.")
+        return key
+
+    def query_param(self, name: str) -> str | None:
+        return (self.request.query_params or {}).get(name)
+
+
+def bearer(request: Request) -> str | None:
+    scheme, _, token = (request.headers.get("authorization") or "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else None
+
+
+def validation_message(exc: ValidationError) -> str:
+    parts = [f"{'.'.join(map(str, err['loc'])) or 'body'}: {err['msg']}" for err in exc.errors()]
+    return "Invalid request: " + "; ".join(parts[:10])
+
+
+def parse_body[M: BaseModel](request: Request, model: type[M], limit: int) -> M:
+    raw = request.raw_body or b""
+    if len(raw) > limit:
+        raise PayloadTooLarge(f"The request body is over {limit} bytes.")
+    try:
+        return model.model_validate(json.loads(raw or b"null"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InvalidQuery("The request body is not valid JSON.") from exc
+    except ValidationError as exc:
+        raise InvalidQuery(validation_message(exc)) from exc
+
+
+def serialise(result: Any) -> Any:
+    return result.model_dump(mode="json") if isinstance(result, BaseModel) else result
+
+
+def endpoint(
+    bp: Blueprint,
+    deps: Callable[[], Context],
+    body: type[BaseModel] | None = None,
+    *,
+    admin: bool = False,
+    status: int = 200,
+) -> Callable[[Callable[..., Any]], Callable[..., Response]]:
+    """Wrap a view ``fn(call, [body], **path_params)`` with the request pipeline."""
+
+    def decorate(fn: Callable[..., Any]) -> Callable[..., Response]:
+        @functools.wraps(fn)
+        def view(**path: str) -> Response:
+            request_id = uuid.uuid4().hex
+            try:
+                request = bp.current_request
+                ctx = deps()
+                size = len(request.raw_body or b"")
+                if size > ctx.settings.max_body_bytes:
+                    raise PayloadTooLarge(
+                        f"The request body is over {ctx.settings.max_body_bytes} bytes.")
+                user = authenticate(ctx.store, bearer(request))
+                if admin:
+                    require_admin(user)
+                args = [parse_body(request, body, ctx.settings.max_body_bytes)] if body else []
+                result = fn(Call(ctx, user, request), *args, **path)
+                if result is None:
+                    return Response(body="", status_code=204, headers={"X-Request-Id": request_id})
+                return json_response(serialise(result), status, request_id)
+            except LomasError as exc:
+                log.info("request_id=%s %s: %s", request_id, exc.type, exc.message)
+                return error_response(exc, request_id)
+            except Exception:  # noqa: BLE001 - logged with traceback, answered generically
+                return internal_error(request_id)
+
+        return view
+
+    return decorate
+
+
+def public(fn: Callable[[], Any]) -> Callable[[], Response]:
+    """A view with no authentication (health)."""
+
+    @functools.wraps(fn)
+    def view() -> Response:
+        request_id = uuid.uuid4().hex
+        try:
+            return json_response(serialise(fn()), 200, request_id)
+        except LomasError as exc:
+            return error_response(exc, request_id)
+        except Exception:  # noqa: BLE001
+            return internal_error(request_id)
+
+    return view

@@ -1,0 +1,101 @@
+"""Serve both functions on one port with waitress (threads), as the container does.
+
+Without LOMAS_MONGODB_URL it starts the embedded state store under the state
+folder. With LOMAS_DEV_MODE=true it seeds demo content and writes the demo
+tokens to <state folder>/demo.env.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+from pathlib import Path
+
+from lomas.adapters.mongo.embedded import EmbeddedStore
+from lomas.config import Settings
+from lomas.services.context import Context
+
+from functions.common.logs import configure_logging
+from functions.common.wiring import build_context
+from functions.container.apps import load_app
+from functions.container.wsgi import ChaliceWsgi
+
+log = logging.getLogger("lomas.serve")
+
+
+def create_wsgi(ctx: Context) -> ChaliceWsgi:
+    """Both apps, sharing one Context, behind one WSGI callable."""
+    query, admin = load_app("query"), load_app("admin")
+    query.deps.install(ctx)
+    admin.deps.install(ctx)
+    return ChaliceWsgi(query.app, admin.app, ctx.settings.max_body_bytes)
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    if not path.exists():
+        return {}
+    pairs = (line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
+    return {k.strip(): v.strip() for k, v in pairs}
+
+
+def write_demo_env(settings: Settings, admin_token: str, token: str) -> Path:
+    path = settings.state_dir / "demo.env"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    url = f"http://{settings.host}:{settings.port}"
+    path.write_text(f"LOMAS_URL={url}\nLOMAS_ADMIN_TOKEN={admin_token}\nLOMAS_TOKEN={token}\n")
+    path.chmod(0o600)
+    return path
+
+
+def start(settings: Settings) -> tuple[Context, EmbeddedStore | None]:
+    """The Context for these settings, starting the embedded store if needed."""
+    embedded = None
+    if not settings.mongodb_url:
+        embedded = EmbeddedStore(settings.embedded_store_path)
+        settings = settings.model_copy(update={"mongodb_url": embedded.start()})
+    return build_context(settings), embedded
+
+
+def seed_demo(ctx: Context) -> None:
+    from lomas import demo
+
+    env_file = ctx.settings.state_dir / "demo.env"
+    tokens = demo.seed(ctx, read_env_file(env_file))
+    path = write_demo_env(ctx.settings, tokens.admin, tokens.researcher)
+    print(  # noqa: T201 - the operator reads this
+        f"\nLomas is running on http://{ctx.settings.host}:{ctx.settings.port}\n"
+        f"  researcher {demo.RESEARCHER}: LOMAS_TOKEN={tokens.researcher}\n"
+        f"  admin {demo.ADMIN}: LOMAS_ADMIN_TOKEN={tokens.admin}\n"
+        f"  (also in {path}; `source {path}` to use them)\n",
+        flush=True,
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--check", action="store_true", help="start, seed, then exit")
+    args = parser.parse_args(argv)
+    settings = Settings()
+    configure_logging(settings.log_level)
+    ctx, embedded = start(settings)
+    try:
+        wsgi = create_wsgi(ctx)
+        if ctx.settings.dev_mode:
+            seed_demo(ctx)
+        if args.check:
+            return
+        import waitress
+
+        log.info("serving on %s:%s with %s threads", settings.host, settings.port,
+                 settings.threads)
+        waitress.serve(wsgi, host=settings.host, port=settings.port, threads=settings.threads,
+                       ident="lomas", max_request_body_size=settings.max_body_bytes + 1)
+    finally:
+        if embedded is not None:
+            embedded.stop()
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    main()

@@ -1,0 +1,5 @@
+"""Composition root of the query function: one Context per cold start."""
+
+from functions.common.wiring import ContextHolder, from_environment
+
+deps = ContextHolder(from_environment)

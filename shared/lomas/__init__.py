@@ -1,0 +1,1 @@
+"""Lomas core layer: domain types, ports, services, DP engines and adapters."""

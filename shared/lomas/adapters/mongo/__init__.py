@@ -1,0 +1,3 @@
+from lomas.adapters.mongo.store import MongoStore
+
+__all__ = ["MongoStore"]

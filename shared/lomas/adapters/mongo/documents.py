@@ -1,0 +1,112 @@
+"""Mapping between domain types and MongoDB documents."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lomas_client.models import CreateDatasetRequest, DatasetMetadata
+
+from lomas.domain import ArchiveRecord, Dataset, Grant, PrivacyCost, User
+
+
+def user_from(doc: dict[str, Any]) -> User:
+    return User(name=doc["user_name"], is_admin=doc["is_admin"], may_query=doc["may_query"])
+
+
+def dataset_doc(dataset: Dataset) -> dict[str, Any]:
+    return {
+        "dataset_name": dataset.name,
+        "dataset_access": dataset.access.model_dump(),
+        "metadata": dataset.metadata.model_dump(exclude_none=True),
+    }
+
+
+def dataset_from(doc: dict[str, Any]) -> Dataset:
+    access = CreateDatasetRequest.model_fields["dataset_access"].annotation
+    assert access is not None
+    return Dataset(
+        name=doc["dataset_name"],
+        access=access.model_validate(doc["dataset_access"]),
+        metadata=DatasetMetadata.model_validate(doc["metadata"]),
+    )
+
+
+def grant_doc(user: str, dataset: str, initial: PrivacyCost) -> dict[str, Any]:
+    return {
+        "user_name": user,
+        "dataset_name": dataset,
+        "initial_epsilon": initial.epsilon,
+        "initial_delta": initial.delta,
+        "spent_epsilon": 0.0,
+        "spent_delta": 0.0,
+        "remaining_epsilon": initial.epsilon,
+        "remaining_delta": initial.delta,
+    }
+
+
+def grant_from(doc: dict[str, Any]) -> Grant:
+    def pair(prefix: str) -> PrivacyCost:
+        return PrivacyCost(max(doc[f"{prefix}_epsilon"], 0.0), max(doc[f"{prefix}_delta"], 0.0))
+
+    return Grant(
+        user=doc["user_name"],
+        dataset=doc["dataset_name"],
+        initial=pair("initial"),
+        spent=pair("spent"),
+        remaining=pair("remaining"),
+    )
+
+
+def spend_filter(user: str, dataset: str, cost: PrivacyCost) -> dict[str, Any]:
+    """Match the grant only if it still covers the cost (within tolerance)."""
+    floor = cost.allowance()
+    return {
+        "user_name": user,
+        "dataset_name": dataset,
+        "remaining_epsilon": {"$gte": floor.epsilon},
+        "remaining_delta": {"$gte": floor.delta},
+    }
+
+
+def charge(cost: PrivacyCost, sign: float = 1.0) -> dict[str, Any]:
+    return {
+        "$inc": {
+            "remaining_epsilon": -sign * cost.epsilon,
+            "remaining_delta": -sign * cost.delta,
+            "spent_epsilon": sign * cost.epsilon,
+            "spent_delta": sign * cost.delta,
+        }
+    }
+
+
+def archive_doc(record: ArchiveRecord) -> dict[str, Any]:
+    return {
+        "user_name": record.user,
+        "idempotency_key": record.idempotency_key,
+        "fingerprint": record.fingerprint,
+        "dataset_name": record.dataset,
+        "engine": record.engine,
+        "request": record.request,
+        "status": record.status,
+        "epsilon": record.cost.epsilon,
+        "delta": record.cost.delta,
+        "response": record.response,
+        "error": record.error,
+        "timestamp": record.timestamp,
+    }
+
+
+def archive_from(doc: dict[str, Any]) -> ArchiveRecord:
+    return ArchiveRecord(
+        user=doc["user_name"],
+        idempotency_key=doc["idempotency_key"],
+        fingerprint=doc["fingerprint"],
+        dataset=doc["dataset_name"],
+        engine=doc["engine"],
+        request=doc["request"],
+        status=doc["status"],
+        cost=PrivacyCost(doc["epsilon"], doc["delta"]),
+        response=doc.get("response"),
+        error=doc.get("error"),
+        timestamp=doc["timestamp"],
+    )

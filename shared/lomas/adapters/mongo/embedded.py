@@ -1,0 +1,60 @@
+"""The embedded state store: mongoeco's MongoDB wire server on loopback.
+
+It keeps its data in one SQLite file, so users, budgets and archives survive a
+restart; the application talks to it with pymongo exactly as to MongoDB.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+class EmbeddedStore:
+    """A mongoeco wire server running on its own event loop in a thread."""
+
+    def __init__(self, path: Path | str, host: str = "127.0.0.1", port: int = 0) -> None:
+        self._path = str(path)
+        self._host = host
+        self._port = port
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._server: object | None = None
+        self.uri = ""
+
+    def start(self, timeout: float = 30.0) -> str:
+        """Start serving; returns the mongodb:// URI to give pymongo."""
+        from mongoeco.engines import SQLiteEngine
+        from mongoeco.wire import AsyncMongoEcoProxyServer
+
+        if self._path != ":memory:":
+            Path(self._path).parent.mkdir(parents=True, exist_ok=True)
+        server = AsyncMongoEcoProxyServer(
+            engine=SQLiteEngine(self._path), host=self._host, port=self._port
+        )
+        self._thread.start()
+        address = asyncio.run_coroutine_threadsafe(server.start(), self._loop).result(timeout)
+        self._server = server
+        self.uri = address.uri
+        log.info("embedded state store on %s:%s", address.host, address.port)
+        return self.uri
+
+    def stop(self, timeout: float = 10.0) -> None:
+        server = self._server
+        if server is not None:
+            close = server.close()  # type: ignore[attr-defined]
+            asyncio.run_coroutine_threadsafe(close, self._loop).result(timeout)
+            self._server = None
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout)
+
+    def __enter__(self) -> EmbeddedStore:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,279 @@
+"""The MongoDB implementation of StateStore (pymongo; mongoeco or MongoDB)."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import pymongo
+from pymongo import ASCENDING, MongoClient, ReturnDocument
+from pymongo.collection import Collection
+from pymongo.errors import DuplicateKeyError, PyMongoError
+
+from lomas.adapters.mongo import documents as docs
+from lomas.domain import ArchiveRecord, Dataset, Grant, PrivacyCost, User
+from lomas.errors import Conflict, StoreUnavailable
+
+log = logging.getLogger(__name__)
+
+_PUT_GRANT_ATTEMPTS = 20
+
+
+def _translated[F: Callable[..., Any]](method: F) -> F:
+    """Turn driver errors into StoreUnavailable; the cause goes to the log only."""
+
+    @functools.wraps(method)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(*args, **kwargs)
+        except DuplicateKeyError:
+            raise
+        except PyMongoError as exc:
+            log.error("state store error in %s: %s", method.__name__, exc)
+            raise StoreUnavailable("The state store is unavailable.") from exc
+
+    return wrapper  # type: ignore[return-value]
+
+
+class MongoStore:
+    """Users, datasets, grants and archives in four collections."""
+
+    def __init__(self, client: MongoClient[dict[str, Any]], db_name: str) -> None:
+        db = client[db_name]
+        self._client = client
+        self.users: Collection[dict[str, Any]] = db["users"]
+        self.datasets: Collection[dict[str, Any]] = db["datasets"]
+        self.grants: Collection[dict[str, Any]] = db["grants"]
+        self.archives: Collection[dict[str, Any]] = db["archives"]
+
+    @classmethod
+    def connect(cls, url: str, db_name: str, timeout_ms: int = 5000) -> MongoStore:
+        client: MongoClient[dict[str, Any]] = MongoClient(
+            url, tz_aware=True, serverSelectionTimeoutMS=timeout_ms, appname="lomas"
+        )
+        store = cls(client, db_name)
+        store.ensure_indexes()
+        return store
+
+    @_translated
+    def ensure_indexes(self) -> None:
+        self.users.create_index([("user_name", ASCENDING)], unique=True)
+        self.users.create_index([("token_hash", ASCENDING)])
+        self.datasets.create_index([("dataset_name", ASCENDING)], unique=True)
+        self.grants.create_index([("user_name", ASCENDING), ("dataset_name", ASCENDING)], unique=True)
+        self.archives.create_index(
+            [("user_name", ASCENDING), ("idempotency_key", ASCENDING)], unique=True
+        )
+        self.archives.create_index([("dataset_name", ASCENDING)])
+
+    @_translated
+    def ping(self) -> None:
+        self._client.admin.command("ping")
+
+    def close(self) -> None:
+        self._client.close()
+
+    # ----------------------------------------------------------------- users
+    @_translated
+    def create_user(self, user: User, token_hash: str) -> None:
+        try:
+            self.users.insert_one(
+                {
+                    "user_name": user.name,
+                    "is_admin": user.is_admin,
+                    "may_query": user.may_query,
+                    "token_hash": token_hash,
+                }
+            )
+        except DuplicateKeyError as exc:
+            raise Conflict(f"User {user.name!r} already exists.") from exc
+
+    @_translated
+    def get_user(self, name: str) -> User | None:
+        doc = self.users.find_one({"user_name": name})
+        return docs.user_from(doc) if doc else None
+
+    @_translated
+    def find_user_by_token_hash(self, token_hash: str) -> tuple[User, str] | None:
+        doc = self.users.find_one({"token_hash": token_hash})
+        return (docs.user_from(doc), doc["token_hash"]) if doc else None
+
+    @_translated
+    def list_users(self) -> list[User]:
+        return [docs.user_from(d) for d in self.users.find().sort("user_name", ASCENDING)]
+
+    @_translated
+    def delete_user(self, name: str) -> bool:
+        deleted = self.users.delete_one({"user_name": name}).deleted_count == 1
+        self.grants.delete_many({"user_name": name})
+        return deleted
+
+    @_translated
+    def set_may_query(self, name: str, may_query: bool) -> bool:
+        result = self.users.update_one({"user_name": name}, {"$set": {"may_query": may_query}})
+        return result.matched_count == 1
+
+    @_translated
+    def set_token_hash(self, name: str, token_hash: str) -> bool:
+        result = self.users.update_one({"user_name": name}, {"$set": {"token_hash": token_hash}})
+        return result.matched_count == 1
+
+    # -------------------------------------------------------------- datasets
+    @_translated
+    def create_dataset(self, dataset: Dataset) -> None:
+        try:
+            self.datasets.insert_one(docs.dataset_doc(dataset))
+        except DuplicateKeyError as exc:
+            raise Conflict(f"Dataset {dataset.name!r} already exists.") from exc
+
+    @_translated
+    def get_dataset(self, name: str) -> Dataset | None:
+        doc = self.datasets.find_one({"dataset_name": name})
+        return docs.dataset_from(doc) if doc else None
+
+    @_translated
+    def list_datasets(self) -> list[str]:
+        found = self.datasets.find({}, {"dataset_name": 1}).sort("dataset_name", ASCENDING)
+        return [d["dataset_name"] for d in found]
+
+    @_translated
+    def delete_dataset(self, name: str) -> bool:
+        deleted = self.datasets.delete_one({"dataset_name": name}).deleted_count == 1
+        self.grants.delete_many({"dataset_name": name})
+        return deleted
+
+    # ---------------------------------------------------------------- grants
+    @_translated
+    def put_grant(self, user: str, dataset: str, initial: PrivacyCost) -> Grant:
+        try:
+            doc = docs.grant_doc(user, dataset, initial)
+            self.grants.insert_one(doc)
+            return docs.grant_from(doc)
+        except DuplicateKeyError:
+            pass
+        # Compare-and-set on the initial budget: concurrent spends only $inc
+        # spent/remaining, which commutes with shifting remaining here.
+        for _ in range(_PUT_GRANT_ATTEMPTS):
+            current = self.grants.find_one({"user_name": user, "dataset_name": dataset})
+            if current is None:
+                return self.put_grant(user, dataset, initial)
+            updated = self.grants.find_one_and_update(
+                {
+                    "_id": current["_id"],
+                    "initial_epsilon": current["initial_epsilon"],
+                    "initial_delta": current["initial_delta"],
+                    "spent_epsilon": {"$lte": initial.epsilon},
+                    "spent_delta": {"$lte": initial.delta},
+                },
+                {
+                    "$set": {"initial_epsilon": initial.epsilon, "initial_delta": initial.delta},
+                    "$inc": {
+                        "remaining_epsilon": initial.epsilon - current["initial_epsilon"],
+                        "remaining_delta": initial.delta - current["initial_delta"],
+                    },
+                },
+                return_document=ReturnDocument.AFTER,
+            )
+            if updated is not None:
+                return docs.grant_from(updated)
+            latest = self.grants.find_one({"_id": current["_id"]})
+            if latest is not None and (
+                latest["spent_epsilon"] > initial.epsilon or latest["spent_delta"] > initial.delta
+            ):
+                raise Conflict("A grant cannot be set below the budget already spent.")
+        raise Conflict("The grant changed concurrently; try again.")
+
+    @_translated
+    def get_grant(self, user: str, dataset: str) -> Grant | None:
+        doc = self.grants.find_one({"user_name": user, "dataset_name": dataset})
+        return docs.grant_from(doc) if doc else None
+
+    @_translated
+    def list_grants(self, user: str | None = None) -> list[Grant]:
+        query = {"user_name": user} if user else {}
+        found = self.grants.find(query).sort([("user_name", 1), ("dataset_name", 1)])
+        return [docs.grant_from(d) for d in found]
+
+    @_translated
+    def delete_grant(self, user: str, dataset: str) -> bool:
+        result = self.grants.delete_one({"user_name": user, "dataset_name": dataset})
+        return result.deleted_count == 1
+
+    @_translated
+    def spend(self, user: str, dataset: str, cost: PrivacyCost) -> Grant | None:
+        doc = self.grants.find_one_and_update(
+            docs.spend_filter(user, dataset, cost),
+            docs.charge(cost),
+            return_document=ReturnDocument.AFTER,
+        )
+        if doc is None:
+            return None
+        for part in ("epsilon", "delta"):
+            if doc[f"remaining_{part}"] < 0:  # float slack allowed by the tolerance
+                self.grants.update_one(
+                    {"_id": doc["_id"], f"remaining_{part}": {"$lt": 0}},
+                    {"$set": {f"remaining_{part}": 0.0}},
+                )
+        return docs.grant_from(doc)
+
+    @_translated
+    def refund(self, user: str, dataset: str, cost: PrivacyCost) -> None:
+        self.grants.update_one(
+            {"user_name": user, "dataset_name": dataset}, docs.charge(cost, sign=-1.0)
+        )
+
+    # -------------------------------------------------------------- archives
+    @_translated
+    def claim(self, record: ArchiveRecord) -> ArchiveRecord | None:
+        try:
+            self.archives.insert_one(docs.archive_doc(record))
+            return None
+        except DuplicateKeyError:
+            doc = self.archives.find_one(
+                {"user_name": record.user, "idempotency_key": record.idempotency_key}
+            )
+            if doc is None:  # released between the insert and the read
+                return self.claim(record)
+            return docs.archive_from(doc)
+
+    @_translated
+    def finish(
+        self,
+        user: str,
+        key: str,
+        *,
+        status: str,
+        cost: PrivacyCost,
+        response: dict[str, Any] | None = None,
+        error: dict[str, str] | None = None,
+    ) -> None:
+        self.archives.update_one(
+            {"user_name": user, "idempotency_key": key},
+            {
+                "$set": {
+                    "status": status,
+                    "epsilon": cost.epsilon,
+                    "delta": cost.delta,
+                    "response": response,
+                    "error": error,
+                }
+            },
+        )
+
+    @_translated
+    def release(self, user: str, key: str) -> None:
+        self.archives.delete_one({"user_name": user, "idempotency_key": key, "status": "pending"})
+
+    @_translated
+    def list_archives(
+        self, user: str | None = None, dataset: str | None = None
+    ) -> list[ArchiveRecord]:
+        query: dict[str, Any] = {"status": {"$in": ["done", "failed"]}}
+        if user:
+            query["user_name"] = user
+        if dataset:
+            query["dataset_name"] = dataset
+        found = self.archives.find(query).sort("timestamp", pymongo.ASCENDING)
+        return [docs.archive_from(d) for d in found]

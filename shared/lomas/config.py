@@ -1,0 +1,37 @@
+"""The one Settings class. Built in the composition roots, passed inward."""
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Lomas configuration, read from ``LOMAS_*`` environment variables."""
+
+    model_config = SettingsConfigDict(env_prefix="LOMAS_", frozen=True, extra="ignore")
+
+    mongodb_url: str | None = Field(
+        default=None, description="MongoDB URL; unset: the embedded store is started."
+    )
+    mongodb_db: str = "lomas"
+    state_dir: Path = Path(".lomas")
+    data_root: Path | None = Field(
+        default=None, description="Local dataset paths resolve inside it (default: state_dir/data)."
+    )
+    host: str = "127.0.0.1"
+    port: int = 8000
+    threads: int = 8
+    dev_mode: bool = False
+    max_body_bytes: int = 1_000_000
+    max_dummy_rows: int = 100_000
+    reader_cache_size: int = 4
+    log_level: str = "INFO"
+
+    @property
+    def resolved_data_root(self) -> Path:
+        return (self.data_root or self.state_dir / "data").resolve()
+
+    @property
+    def embedded_store_path(self) -> Path:
+        return self.state_dir / "store.sqlite"

@@ -1,0 +1,77 @@
+"""Plain domain types. No I/O, no framework."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from lomas_client.models import DatasetAccess, DatasetMetadata
+
+BUDGET_TOLERANCE = 1e-9
+"""Relative slack when comparing a cost with a remaining budget.
+
+Costs such as 1.4999949999983109e-05 summed ten times do not give back the
+exact float an administrator granted; a cost within this relative margin of
+what remains is allowed, and the remaining budget is then clamped at zero.
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class PrivacyCost:
+    """An (epsilon, delta) pair: a cost to charge or a budget to grant."""
+
+    epsilon: float
+    delta: float
+
+    def __post_init__(self) -> None:
+        for value in (self.epsilon, self.delta):
+            if not math.isfinite(value) or value < 0:
+                raise ValueError("epsilon and delta must be finite and non-negative")
+
+    def allowance(self) -> PrivacyCost:
+        """The smallest remaining budget that still covers this cost."""
+        return PrivacyCost(
+            self.epsilon * (1 - BUDGET_TOLERANCE), self.delta * (1 - BUDGET_TOLERANCE)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    name: str
+    is_admin: bool = False
+    may_query: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Dataset:
+    name: str
+    access: DatasetAccess
+    metadata: DatasetMetadata
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    user: str
+    dataset: str
+    initial: PrivacyCost
+    spent: PrivacyCost
+    remaining: PrivacyCost
+
+
+@dataclass(frozen=True, slots=True)
+class ArchiveRecord:
+    """One query: claimed under its idempotency key, then done or failed."""
+
+    user: str
+    idempotency_key: str
+    fingerprint: str
+    dataset: str
+    engine: str
+    request: dict[str, Any]
+    status: str = "pending"  # pending | done | failed
+    cost: PrivacyCost = PrivacyCost(0.0, 0.0)
+    response: dict[str, Any] | None = None
+    error: dict[str, str] | None = None
+    timestamp: datetime = field(default_factory=lambda: datetime.now().astimezone())

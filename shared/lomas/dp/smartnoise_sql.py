@@ -1,0 +1,112 @@
+"""The SmartNoise-SQL engine: cost before data, then one execution."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from typing import Any
+
+import pandas as pd
+import snsql
+from lomas_client.models import DatasetMetadata, SmartnoiseSqlCostRequest, SmartnoiseSqlRequest
+from snsql import Privacy
+from snsql.metadata import Metadata
+from snsql.sql._mechanisms.base import Mechanism
+from snsql.sql.privacy import Stat
+
+from lomas.domain import PrivacyCost
+from lomas.dp.tables import SqlTable
+from lomas.errors import ExternalLibraryError, InvalidQuery
+
+log = logging.getLogger(__name__)
+
+ENGINE = "smartnoise_sql"
+UNNAMED = "???"  # what snsql calls an unaliased aggregate
+_LIBRARY_ERRORS = (ValueError, TypeError, AttributeError, KeyError, IndexError,
+                   NotImplementedError, AssertionError, ZeroDivisionError)
+_NO_DATA = sqlite3.connect(":memory:", check_same_thread=False)
+"""Costing parses the query against metadata only: this connection holds no table."""
+
+
+def snsql_metadata(dataset_name: str, metadata: DatasetMetadata) -> Metadata:
+    """SmartNoise metadata naming the table both `df` and after the dataset."""
+    table: dict[str, Any] = {
+        "max_ids": metadata.max_ids,
+        "row_privacy": metadata.row_privacy,
+        "censor_dims": metadata.censor_dims,
+        "clamp_counts": metadata.clamp_counts,
+        "clamp_columns": metadata.clamp_columns,
+    }
+    if metadata.rows is not None:
+        table["rows"] = metadata.rows
+    for name, col in metadata.columns.items():
+        table[name] = col.model_dump(exclude_none=True, exclude={"categories", "precision"})
+        if col.type == "datetime":
+            table[name].pop("lower", None)
+            table[name].pop("upper", None)
+    return Metadata.from_dict({"": {"": {"df": table, dataset_name: dict(table)}}})
+
+
+def privacy(epsilon: float, delta: float, mechanisms: dict[str, str]) -> Privacy:
+    """A Privacy object; unknown statistics or mechanisms are an InvalidQuery."""
+    result = Privacy(epsilon=epsilon, delta=delta)
+    for stat, mechanism in mechanisms.items():
+        try:
+            result.mechanisms.map[Stat[stat]] = Mechanism[mechanism]
+        except KeyError as exc:
+            raise InvalidQuery(
+                f"Unknown mechanism mapping {stat!r}: {mechanism!r}. Statistics: "
+                f"{[s.name for s in Stat]}; mechanisms: {[m.name for m in Mechanism]}."
+            ) from exc
+    return result
+
+
+def _reader(conn: sqlite3.Connection, name: str, md: DatasetMetadata, priv: Privacy) -> Any:
+    return snsql.from_connection(
+        conn, engine="sqlite", privacy=priv, metadata=snsql_metadata(name, md)
+    )
+
+
+def _short(exc: BaseException) -> str:
+    return str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
+
+
+def estimate_cost(
+    dataset_name: str, metadata: DatasetMetadata, request: SmartnoiseSqlCostRequest
+) -> PrivacyCost:
+    """What the query costs under the requested Privacy; reads no private data.
+
+    Raises InvalidQuery for SQL that SmartNoise refuses (not DP, unknown columns).
+    """
+    priv = privacy(request.epsilon, request.delta, request.mechanisms)
+    try:
+        reader = _reader(_NO_DATA, dataset_name, metadata, priv)
+        epsilon, delta = reader.get_privacy_cost(request.query_str)
+    except _LIBRARY_ERRORS as exc:
+        raise InvalidQuery(f"Invalid SmartNoise-SQL query: {_short(exc)}") from exc
+    except Exception as exc:  # noqa: BLE001 - the SQL parser raises its own types
+        if type(exc).__module__.startswith(("snsql", "antlr4")):
+            raise InvalidQuery(f"Invalid SmartNoise-SQL query: {_short(exc)}") from exc
+        raise
+    return PrivacyCost(float(epsilon), float(delta))
+
+
+def execute(
+    table: SqlTable, dataset_name: str, metadata: DatasetMetadata, request: SmartnoiseSqlRequest
+) -> pd.DataFrame:
+    """Run the query once on the table. Raises ExternalLibraryError if snsql fails."""
+    priv = privacy(request.epsilon, request.delta, request.mechanisms)
+    try:
+        with table.lock:
+            reader = _reader(table.connection, dataset_name, metadata, priv)
+            rows = reader.execute(request.query_str, postprocess=request.postprocess)
+    except Exception as exc:  # noqa: BLE001 - any library failure after the charge
+        log.warning("smartnoise-sql execution failed: %r", exc)
+        raise ExternalLibraryError(f"SmartNoise-SQL failed: {_short(exc)}") from exc
+    return _frame(list(rows))
+
+
+def _frame(rows: list[Any]) -> pd.DataFrame:
+    header, *body = rows
+    columns = [c if c != UNNAMED else f"expr_{i}" for i, c in enumerate(header)]
+    return pd.DataFrame([list(r) for r in body], columns=columns)

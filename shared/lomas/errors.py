@@ -1,0 +1,62 @@
+"""The one exception tree of Lomas.
+
+Every error has a stable ``type`` name (the class name) and a message that is
+safe to show to the caller: no traceback, no path, no credential. The HTTP
+status of each type is mapped in one place, ``functions.common.errors``.
+"""
+
+
+class LomasError(Exception):
+    """Base of every error Lomas raises on purpose."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    @property
+    def type(self) -> str:
+        return type(self).__name__
+
+
+class InvalidQuery(LomasError):
+    """Bad SQL, bad parameters, a request that does not fit the schema."""
+
+
+class Unauthenticated(LomasError):
+    """No token, or a token that matches no user."""
+
+
+class UnauthorizedAccess(LomasError):
+    """The caller may not do this: no grant, disabled user, not an admin."""
+
+
+class BudgetExhausted(LomasError):
+    """The grant's remaining budget does not cover the cost."""
+
+
+class NotFound(LomasError):
+    """An administrative object (user, dataset, grant) does not exist."""
+
+
+class Conflict(LomasError):
+    """The object exists already, or an idempotency key is reused."""
+
+
+class PayloadTooLarge(LomasError):
+    """The request body is over the configured limit."""
+
+
+class ExternalLibraryError(LomasError):
+    """A DP library refused or failed a query it had accepted."""
+
+
+class DatasetUnavailable(LomasError):
+    """The dataset's source could not be read (the cause is only logged)."""
+
+
+class StoreUnavailable(LomasError):
+    """The state store could not be reached."""
+
+
+class InternalServer(LomasError):
+    """Anything unexpected; the details are only in the server log."""

@@ -1,0 +1,103 @@
+"""Protocols the services depend on. Adapters implement them; fakes too."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import pandas as pd
+
+from lomas.domain import ArchiveRecord, Dataset, Grant, PrivacyCost, User
+
+
+class UserStore(Protocol):
+    def create_user(self, user: User, token_hash: str) -> None:
+        """Insert a user. Raises Conflict if the name is taken."""
+
+    def get_user(self, name: str) -> User | None: ...
+
+    def find_user_by_token_hash(self, token_hash: str) -> tuple[User, str] | None:
+        """The user holding this token hash, with the stored hash."""
+
+    def list_users(self) -> list[User]: ...
+
+    def delete_user(self, name: str) -> bool:
+        """Delete a user and their grants; archives stay. False if unknown."""
+
+    def set_may_query(self, name: str, may_query: bool) -> bool: ...
+
+    def set_token_hash(self, name: str, token_hash: str) -> bool: ...
+
+
+class DatasetStore(Protocol):
+    def create_dataset(self, dataset: Dataset) -> None:
+        """Insert a dataset. Raises Conflict if the name is taken."""
+
+    def get_dataset(self, name: str) -> Dataset | None: ...
+
+    def list_datasets(self) -> list[str]: ...
+
+    def delete_dataset(self, name: str) -> bool:
+        """Delete a dataset and its grants; archives stay. False if unknown."""
+
+
+class BudgetLedger(Protocol):
+    def put_grant(self, user: str, dataset: str, initial: PrivacyCost) -> Grant:
+        """Create or change a grant. Raises Conflict if below what is spent."""
+
+    def get_grant(self, user: str, dataset: str) -> Grant | None: ...
+
+    def list_grants(self, user: str | None = None) -> list[Grant]: ...
+
+    def delete_grant(self, user: str, dataset: str) -> bool: ...
+
+    def spend(self, user: str, dataset: str, cost: PrivacyCost) -> Grant | None:
+        """Charge both parts of cost in one atomic conditional update.
+
+        Returns the grant after the charge, or None when there is no grant or
+        its remaining budget does not cover the cost (nothing is charged then).
+        """
+
+    def refund(self, user: str, dataset: str, cost: PrivacyCost) -> None: ...
+
+
+class QueryArchive(Protocol):
+    def claim(self, record: ArchiveRecord) -> ArchiveRecord | None:
+        """Insert a pending record under (user, key); None if it is new.
+
+        If the key is taken, nothing is written and the existing record is
+        returned, so at most one request per key runs the engine.
+        """
+
+    def finish(
+        self,
+        user: str,
+        key: str,
+        *,
+        status: str,
+        cost: PrivacyCost,
+        response: dict[str, Any] | None = None,
+        error: dict[str, str] | None = None,
+    ) -> None: ...
+
+    def release(self, user: str, key: str) -> None:
+        """Delete a pending claim whose request never touched private data."""
+
+    def list_archives(
+        self, user: str | None = None, dataset: str | None = None
+    ) -> list[ArchiveRecord]:
+        """Finished records (done or failed), oldest first."""
+
+
+class StateStore(UserStore, DatasetStore, BudgetLedger, QueryArchive, Protocol):
+    """Everything Lomas keeps: users, datasets, grants and archives."""
+
+    def ping(self) -> None:
+        """Raises StoreUnavailable if the store cannot be reached."""
+
+
+class DatasetLoader(Protocol):
+    def version(self, dataset: Dataset) -> str:
+        """A cheap token that changes when the data changes (mtime+size, ETag)."""
+
+    def load(self, dataset: Dataset) -> pd.DataFrame:
+        """Read the private table. Raises DatasetUnavailable."""

@@ -1,0 +1,161 @@
+"""Administration: users, datasets, grants, archives and bulk import."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+from lomas_client import models as m
+from pydantic import ValidationError
+
+from lomas.adapters.loaders.local import resolve_inside
+from lomas.domain import Dataset, Grant, PrivacyCost, User
+from lomas.errors import InvalidQuery, NotFound
+from lomas.ports import StateStore
+from lomas.services.context import Context
+from lomas.services.researcher import previous_query
+from lomas.services.tokens import hash_token, new_token
+
+
+def _info(user: User) -> m.UserInfo:
+    return m.UserInfo(user_name=user.name, is_admin=user.is_admin, may_query=user.may_query)
+
+
+def create_user(store: StateStore, req: m.CreateUserRequest) -> m.UserToken:
+    """Create a user and issue their token (shown once). Raises Conflict."""
+    token = new_token()
+    store.create_user(User(req.user_name, req.is_admin, req.may_query), hash_token(token))
+    return m.UserToken(user_name=req.user_name, token=token)
+
+
+def _user(store: StateStore, name: str) -> User:
+    user = store.get_user(name)
+    if user is None:
+        raise NotFound(f"User {name!r} does not exist.")
+    return user
+
+
+def list_users(ctx: Context) -> m.UsersResponse:
+    return m.UsersResponse(users=[_info(u) for u in ctx.store.list_users()])
+
+
+def get_user(ctx: Context, name: str) -> m.UserInfo:
+    return _info(_user(ctx.store, name))
+
+
+def delete_user(ctx: Context, name: str) -> None:
+    if not ctx.store.delete_user(name):
+        raise NotFound(f"User {name!r} does not exist.")
+
+
+def patch_user(ctx: Context, name: str, req: m.PatchUserRequest) -> m.UserInfo:
+    if not ctx.store.set_may_query(name, req.may_query):
+        raise NotFound(f"User {name!r} does not exist.")
+    return get_user(ctx, name)
+
+
+def rotate_token(ctx: Context, name: str) -> m.UserToken:
+    """Issue a new token; the old one stops working at once. Raises NotFound."""
+    token = new_token()
+    if not ctx.store.set_token_hash(name, hash_token(token)):
+        raise NotFound(f"User {name!r} does not exist.")
+    return m.UserToken(user_name=name, token=token)
+
+
+def _load_metadata(root: Path, relative: str) -> m.DatasetMetadata:
+    path = resolve_inside(root, relative)
+    try:
+        text = path.read_text()
+        raw = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+        return m.DatasetMetadata.model_validate(raw)
+    except OSError as exc:
+        raise InvalidQuery("The metadata file cannot be read.") from exc
+    except (ValueError, yaml.YAMLError, ValidationError) as exc:
+        raise InvalidQuery(f"The metadata file is not valid: {exc}") from exc
+
+
+def create_dataset(ctx: Context, req: m.CreateDatasetRequest) -> m.DatasetInfo:
+    """Register a dataset. Raises Conflict, InvalidQuery (path or metadata)."""
+    root = ctx.settings.resolved_data_root
+    resolve_inside(root, req.dataset_access.path)
+    metadata = req.metadata or _load_metadata(root, req.metadata_path or "")
+    dataset = Dataset(req.dataset_name, req.dataset_access, metadata)
+    ctx.store.create_dataset(dataset)
+    return m.DatasetInfo(dataset_name=dataset.name, dataset_access=dataset.access,
+                         metadata=metadata)
+
+
+def list_datasets(ctx: Context) -> m.DatasetsResponse:
+    return m.DatasetsResponse(datasets=ctx.store.list_datasets())
+
+
+def get_dataset(ctx: Context, name: str) -> m.DatasetInfo:
+    dataset = ctx.store.get_dataset(name)
+    if dataset is None:
+        raise NotFound(f"Dataset {name!r} does not exist.")
+    return m.DatasetInfo(dataset_name=dataset.name, dataset_access=dataset.access,
+                         metadata=dataset.metadata)
+
+
+def delete_dataset(ctx: Context, name: str) -> None:
+    if not ctx.store.delete_dataset(name):
+        raise NotFound(f"Dataset {name!r} does not exist.")
+    ctx.tables.forget(name)
+
+
+def grant_info(grant: Grant) -> m.GrantInfo:
+    return m.GrantInfo(
+        user_name=grant.user, dataset_name=grant.dataset,
+        initial_epsilon=grant.initial.epsilon, initial_delta=grant.initial.delta,
+        total_spent_epsilon=grant.spent.epsilon, total_spent_delta=grant.spent.delta,
+        remaining_epsilon=grant.remaining.epsilon, remaining_delta=grant.remaining.delta,
+    )
+
+
+def put_grant(ctx: Context, user: str, dataset: str, req: m.GrantRequest) -> m.GrantInfo:
+    """Create or change a grant. Raises NotFound, Conflict (below what is spent)."""
+    _user(ctx.store, user)
+    if ctx.store.get_dataset(dataset) is None:
+        raise NotFound(f"Dataset {dataset!r} does not exist.")
+    initial = PrivacyCost(req.initial_epsilon, req.initial_delta)
+    return grant_info(ctx.store.put_grant(user, dataset, initial))
+
+
+def get_grant(ctx: Context, user: str, dataset: str) -> m.GrantInfo:
+    grant = ctx.store.get_grant(user, dataset)
+    if grant is None:
+        raise NotFound(f"User {user!r} has no grant on {dataset!r}.")
+    return grant_info(grant)
+
+
+def delete_grant(ctx: Context, user: str, dataset: str) -> None:
+    if not ctx.store.delete_grant(user, dataset):
+        raise NotFound(f"User {user!r} has no grant on {dataset!r}.")
+
+
+def archives(ctx: Context, user: str | None, dataset: str | None) -> m.ArchivesResponse:
+    records = ctx.store.list_archives(user=user or None, dataset=dataset or None)
+    return m.ArchivesResponse(archives=[previous_query(r) for r in records])
+
+
+def parse_import(text: str) -> m.ImportDocument:
+    """Parse the bulk YAML document. Raises InvalidQuery."""
+    try:
+        return m.ImportDocument.model_validate(yaml.safe_load(text) or {})
+    except yaml.YAMLError as exc:
+        raise InvalidQuery("The import document is not valid YAML.") from exc
+    except ValidationError as exc:
+        raise InvalidQuery(f"The import document is not valid: {exc}") from exc
+
+
+def import_document(ctx: Context, doc: m.ImportDocument) -> m.ImportResponse:
+    """Create users, datasets and grants in that order; stops at the first error."""
+    users = [create_user(ctx.store, u) for u in doc.users]
+    datasets = [create_dataset(ctx, d).dataset_name for d in doc.datasets]
+    grants = [
+        put_grant(ctx, g.user_name, g.dataset_name,
+                  m.GrantRequest(initial_epsilon=g.initial_epsilon, initial_delta=g.initial_delta))
+        for g in doc.grants
+    ]
+    return m.ImportResponse(users=users, datasets=datasets, grants=grants)

@@ -1,0 +1,139 @@
+"""Charged query execution: claim the key, spend atomically, run once, archive."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from lomas_client import models as m
+
+from lomas import errors
+from lomas.domain import ArchiveRecord, Dataset, PrivacyCost, User
+from lomas.dp import smartnoise_sql
+from lomas.dp.dummy import dummy_frame
+from lomas.dp.frames import to_tight
+from lomas.dp.tables import CachedData, SqlTable
+from lomas.errors import BudgetExhausted, Conflict, LomasError
+from lomas.services.access import dataset_for
+from lomas.services.context import Context
+from lomas.services.researcher import check_dummy_rows
+
+log = logging.getLogger(__name__)
+
+Executor = Callable[[CachedData], dict[str, Any]]
+
+
+def fingerprint(engine: str, request: dict[str, Any]) -> str:
+    canonical = json.dumps({"engine": engine, "request": request}, sort_keys=True)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _replay(existing: ArchiveRecord, print_: str) -> dict[str, Any]:
+    """The stored outcome of an earlier request under the same key."""
+    if existing.fingerprint != print_:
+        raise Conflict("This Idempotency-Key was already used for a different request.")
+    if existing.status == "done" and existing.response is not None:
+        return existing.response
+    if existing.status == "failed" and existing.error is not None:
+        error_type = getattr(errors, existing.error["type"], errors.InternalServer)
+        raise error_type(existing.error["message"])
+    raise Conflict("A request with this Idempotency-Key is still running.")
+
+
+def charged_run(
+    ctx: Context,
+    user: User,
+    dataset: Dataset,
+    engine: str,
+    request: dict[str, Any],
+    cost: PrivacyCost,
+    idempotency_key: str | None,
+    execute: Executor,
+) -> dict[str, Any]:
+    """Run execute at most once per key, charging cost exactly once.
+
+    Raises Conflict (key reused or running), BudgetExhausted, UnauthorizedAccess,
+    DatasetUnavailable (refunded), or the engine's error (not refunded).
+    """
+    store, print_ = ctx.store, fingerprint(engine, request)
+    key = idempotency_key or f"server-{uuid.uuid4()}"
+    record = ArchiveRecord(user.name, key, print_, dataset.name, engine, request)
+    if (existing := store.claim(record)) is not None:
+        return _replay(existing, print_)
+    if store.spend(user.name, dataset.name, cost) is None:
+        store.release(user.name, key)
+        dataset_for(store, user, dataset.name)  # revoked meanwhile -> UnauthorizedAccess
+        raise BudgetExhausted(
+            f"The remaining budget on {dataset.name!r} does not cover "
+            f"epsilon={cost.epsilon:g}, delta={cost.delta:g}."
+        )
+    try:
+        data = ctx.tables.data(dataset)
+    except BaseException:
+        store.refund(user.name, dataset.name, cost)  # no private data was read
+        store.release(user.name, key)
+        raise
+    try:
+        response = execute(data)
+    except LomasError as exc:
+        store.finish(user.name, key, status="failed", cost=cost,
+                     error={"type": exc.type, "message": exc.message})
+        raise
+    except BaseException:
+        store.finish(user.name, key, status="failed", cost=cost,
+                     error={"type": "InternalServer", "message": "Internal server error."})
+        raise
+    store.finish(user.name, key, status="done", cost=cost, response=response)
+    log.info("query user=%s dataset=%s engine=%s epsilon=%g delta=%g outcome=done",
+             user.name, dataset.name, engine, cost.epsilon, cost.delta)
+    return response
+
+
+def _sql_response(
+    user: User, cost: PrivacyCost, table: SqlTable, dataset: Dataset, req: m.SmartnoiseSqlRequest
+) -> dict[str, Any]:
+    frame = smartnoise_sql.execute(table, dataset.name, dataset.metadata, req)
+    result = m.SmartnoiseSqlResult(df=to_tight(frame))
+    return m.QueryResponse(
+        requested_by=user.name, epsilon=cost.epsilon, delta=cost.delta, result=result
+    ).model_dump(mode="json")
+
+
+def estimate_smartnoise_sql_cost(
+    ctx: Context, user: User, req: m.SmartnoiseSqlCostRequest
+) -> m.CostResponse:
+    """What the query would be charged. Raises UnauthorizedAccess, InvalidQuery."""
+    dataset, _ = dataset_for(ctx.store, user, req.dataset_name)
+    cost = smartnoise_sql.estimate_cost(dataset.name, dataset.metadata, req)
+    return m.CostResponse(epsilon=cost.epsilon, delta=cost.delta)
+
+
+def smartnoise_sql_query(
+    ctx: Context, user: User, req: m.SmartnoiseSqlRequest, idempotency_key: str | None
+) -> dict[str, Any]:
+    """Charge the query's cost, then run it on the private data once."""
+    dataset, _ = dataset_for(ctx.store, user, req.dataset_name)
+    cost = smartnoise_sql.estimate_cost(dataset.name, dataset.metadata, req)
+
+    def execute(data: CachedData) -> dict[str, Any]:
+        table = data.sql(dataset.name, ctx.tables.stats)
+        return _sql_response(user, cost, table, dataset, req)
+
+    request = req.model_dump(mode="json")
+    return charged_run(ctx, user, dataset, smartnoise_sql.ENGINE, request, cost,
+                       idempotency_key, execute)
+
+
+def dummy_smartnoise_sql_query(
+    ctx: Context, user: User, req: m.SmartnoiseSqlDummyRequest
+) -> dict[str, Any]:
+    """Run the query on dummy data: never charged, never archived."""
+    dataset, _ = dataset_for(ctx.store, user, req.dataset_name)
+    check_dummy_rows(ctx, req.dummy_nb_rows)
+    cost = smartnoise_sql.estimate_cost(dataset.name, dataset.metadata, req)
+    frame = dummy_frame(dataset.metadata, req.dummy_nb_rows, req.dummy_seed)
+    return _sql_response(user, cost, SqlTable.build(frame, dataset.name), dataset, req)

@@ -1,0 +1,1 @@
+"""In-memory fakes of every port and small data factories, for tests."""

@@ -1,0 +1,177 @@
+"""A working in-memory StateStore (one lock: atomic like a conditional update)."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+from typing import Any
+
+from lomas.domain import ArchiveRecord, Dataset, Grant, PrivacyCost, User
+from lomas.errors import Conflict
+
+
+def _plus(a: PrivacyCost, b: PrivacyCost, sign: float = 1.0) -> PrivacyCost:
+    return PrivacyCost(
+        max(a.epsilon + sign * b.epsilon, 0.0), max(a.delta + sign * b.delta, 0.0)
+    )
+
+
+class InMemoryStore:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._users: dict[str, tuple[User, str]] = {}
+        self._datasets: dict[str, Dataset] = {}
+        self._grants: dict[tuple[str, str], Grant] = {}
+        self._archives: dict[tuple[str, str], ArchiveRecord] = {}
+
+    def ping(self) -> None:
+        return None
+
+    # users
+    def create_user(self, user: User, token_hash: str) -> None:
+        with self._lock:
+            if user.name in self._users:
+                raise Conflict(f"User {user.name!r} already exists.")
+            self._users[user.name] = (user, token_hash)
+
+    def get_user(self, name: str) -> User | None:
+        found = self._users.get(name)
+        return found[0] if found else None
+
+    def find_user_by_token_hash(self, token_hash: str) -> tuple[User, str] | None:
+        with self._lock:
+            return next((u for u in self._users.values() if u[1] == token_hash), None)
+
+    def list_users(self) -> list[User]:
+        return [self._users[n][0] for n in sorted(self._users)]
+
+    def delete_user(self, name: str) -> bool:
+        with self._lock:
+            self._grants = {k: g for k, g in self._grants.items() if k[0] != name}
+            return self._users.pop(name, None) is not None
+
+    def set_may_query(self, name: str, may_query: bool) -> bool:
+        with self._lock:
+            if name not in self._users:
+                return False
+            user, token_hash = self._users[name]
+            self._users[name] = (replace(user, may_query=may_query), token_hash)
+            return True
+
+    def set_token_hash(self, name: str, token_hash: str) -> bool:
+        with self._lock:
+            if name not in self._users:
+                return False
+            self._users[name] = (self._users[name][0], token_hash)
+            return True
+
+    # datasets
+    def create_dataset(self, dataset: Dataset) -> None:
+        with self._lock:
+            if dataset.name in self._datasets:
+                raise Conflict(f"Dataset {dataset.name!r} already exists.")
+            self._datasets[dataset.name] = dataset
+
+    def get_dataset(self, name: str) -> Dataset | None:
+        return self._datasets.get(name)
+
+    def list_datasets(self) -> list[str]:
+        return sorted(self._datasets)
+
+    def delete_dataset(self, name: str) -> bool:
+        with self._lock:
+            self._grants = {k: g for k, g in self._grants.items() if k[1] != name}
+            return self._datasets.pop(name, None) is not None
+
+    # grants
+    def put_grant(self, user: str, dataset: str, initial: PrivacyCost) -> Grant:
+        with self._lock:
+            old = self._grants.get((user, dataset))
+            if old is None:
+                grant = Grant(user, dataset, initial, PrivacyCost(0.0, 0.0), initial)
+            else:
+                if old.spent.epsilon > initial.epsilon or old.spent.delta > initial.delta:
+                    raise Conflict("A grant cannot be set below the budget already spent.")
+                remaining = _plus(initial, old.spent, sign=-1.0)
+                grant = replace(old, initial=initial, remaining=remaining)
+            self._grants[(user, dataset)] = grant
+            return grant
+
+    def get_grant(self, user: str, dataset: str) -> Grant | None:
+        return self._grants.get((user, dataset))
+
+    def list_grants(self, user: str | None = None) -> list[Grant]:
+        return [g for k, g in sorted(self._grants.items()) if user in (None, k[0])]
+
+    def delete_grant(self, user: str, dataset: str) -> bool:
+        with self._lock:
+            return self._grants.pop((user, dataset), None) is not None
+
+    def spend(self, user: str, dataset: str, cost: PrivacyCost) -> Grant | None:
+        floor = cost.allowance()
+        with self._lock:
+            grant = self._grants.get((user, dataset))
+            if grant is None or grant.remaining.epsilon < floor.epsilon:
+                return None
+            if grant.remaining.delta < floor.delta:
+                return None
+            grant = replace(
+                grant,
+                spent=_plus(grant.spent, cost),
+                remaining=_plus(grant.remaining, cost, sign=-1.0),
+            )
+            self._grants[(user, dataset)] = grant
+            return grant
+
+    def refund(self, user: str, dataset: str, cost: PrivacyCost) -> None:
+        with self._lock:
+            grant = self._grants.get((user, dataset))
+            if grant is not None:
+                self._grants[(user, dataset)] = replace(
+                    grant,
+                    spent=_plus(grant.spent, cost, sign=-1.0),
+                    remaining=_plus(grant.remaining, cost),
+                )
+
+    # archives
+    def claim(self, record: ArchiveRecord) -> ArchiveRecord | None:
+        with self._lock:
+            key = (record.user, record.idempotency_key)
+            if key in self._archives:
+                return self._archives[key]
+            self._archives[key] = record
+            return None
+
+    def finish(
+        self,
+        user: str,
+        key: str,
+        *,
+        status: str,
+        cost: PrivacyCost,
+        response: dict[str, Any] | None = None,
+        error: dict[str, str] | None = None,
+    ) -> None:
+        with self._lock:
+            record = self._archives[(user, key)]
+            self._archives[(user, key)] = replace(
+                record, status=status, cost=cost, response=response, error=error
+            )
+
+    def release(self, user: str, key: str) -> None:
+        with self._lock:
+            if (rec := self._archives.get((user, key))) and rec.status == "pending":
+                del self._archives[(user, key)]
+
+    def list_archives(
+        self, user: str | None = None, dataset: str | None = None
+    ) -> list[ArchiveRecord]:
+        with self._lock:
+            records = [
+                r
+                for r in self._archives.values()
+                if r.status in ("done", "failed")
+                and user in (None, r.user)
+                and dataset in (None, r.dataset)
+            ]
+        return sorted(records, key=lambda r: r.timestamp)
