@@ -55,9 +55,13 @@ class ColumnMetadata(Model):
             if self.cardinality is not None and self.cardinality != len(self.categories):
                 raise ValueError("cardinality must equal the number of categories")
         if self.type == "datetime" and self.lower is not None and self.upper is not None:
-            if datetime.fromisoformat(str(self.lower)) >= datetime.fromisoformat(str(self.upper)):
-                raise ValueError("lower must be before upper")
+            self._check_dates(str(self.lower), str(self.upper))
         return self
+
+    @staticmethod
+    def _check_dates(lower: str, upper: str) -> None:
+        if datetime.fromisoformat(lower) >= datetime.fromisoformat(upper):
+            raise ValueError("lower must be before upper")
 
 
 class DatasetMetadata(Model):

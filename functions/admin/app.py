@@ -1,6 +1,7 @@
 """The admin function: users, datasets, grants, archives."""
 
 from chalicelib import routes, wiring
+
 from functions.common.app import LomasChalice
 
 app = LomasChalice(app_name="lomas-admin")

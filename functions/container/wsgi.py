@@ -63,8 +63,8 @@ class ChaliceWsgi:
             response = self._gateway(path).handle_request(method, path, headers, body)
         except LocalGatewayException as exc:  # no such route
             log.info("no route for %s %s (%s)", method, path, exc.CODE)
-            return self._reply(start_response, 404, {"Content-Type": "application/json"},
-                               json.dumps({"type": "NotFound", "message": "No such route."}).encode())
+            body = json.dumps({"type": "NotFound", "message": "No such route."}).encode()
+            return self._reply(start_response, 404, {"Content-Type": "application/json"}, body)
         payload = response.get("body") or b""
         if isinstance(payload, str):
             payload = payload.encode()

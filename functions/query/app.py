@@ -1,6 +1,7 @@
 """The query function: what researchers call."""
 
 from chalicelib import routes, wiring
+
 from functions.common.app import LomasChalice
 
 app = LomasChalice(app_name="lomas-query")

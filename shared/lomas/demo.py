@@ -16,10 +16,10 @@ import pandas as pd
 from lomas_client import models as m
 
 from lomas.domain import PrivacyCost
+from lomas.errors import Unauthenticated
 from lomas.services import admin
 from lomas.services.access import authenticate
 from lomas.services.context import Context
-from lomas.errors import Unauthenticated
 
 log = logging.getLogger(__name__)
 

@@ -95,7 +95,7 @@ def list_archives(call: Call) -> m.ArchivesResponse:
     return admin.archives(call.ctx, call.query_param("user_name"), call.query_param("dataset_name"))
 
 
-@bp.route("/admin/import", methods=["POST"], content_types=YAML_TYPES + ["application/json"])
+@bp.route("/admin/import", methods=["POST"], content_types=[*YAML_TYPES, "application/json"])
 @endpoint(bp, deps, admin=True, status=201)
 def import_document(call: Call) -> m.ImportResponse:
     doc = admin.parse_import((call.request.raw_body or b"").decode("utf-8", errors="replace"))

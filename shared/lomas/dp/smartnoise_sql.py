@@ -78,13 +78,16 @@ def estimate_cost(
 
     Raises InvalidQuery for SQL that SmartNoise refuses (not DP, unknown columns).
     """
+    if metadata.censor_dims and request.delta == 0:
+        # snsql accepts this when costing and refuses it only when executing.
+        raise InvalidQuery("This dataset censors dimensions: delta must be above 0.")
     priv = privacy(request.epsilon, request.delta, request.mechanisms)
     try:
         reader = _reader(_NO_DATA, dataset_name, metadata, priv)
         epsilon, delta = reader.get_privacy_cost(request.query_str)
     except _LIBRARY_ERRORS as exc:
         raise InvalidQuery(f"Invalid SmartNoise-SQL query: {_short(exc)}") from exc
-    except Exception as exc:  # noqa: BLE001 - the SQL parser raises its own types
+    except Exception as exc:
         if type(exc).__module__.startswith(("snsql", "antlr4")):
             raise InvalidQuery(f"Invalid SmartNoise-SQL query: {_short(exc)}") from exc
         raise
@@ -100,13 +103,21 @@ def execute(
         with table.lock:
             reader = _reader(table.connection, dataset_name, metadata, priv)
             rows = reader.execute(request.query_str, postprocess=request.postprocess)
-    except Exception as exc:  # noqa: BLE001 - any library failure after the charge
+    except Exception as exc:
         log.warning("smartnoise-sql execution failed: %r", exc)
         raise ExternalLibraryError(f"SmartNoise-SQL failed: {_short(exc)}") from exc
-    return _frame(list(rows))
+    return _frame(list(rows), request.postprocess)
 
 
-def _frame(rows: list[Any]) -> pd.DataFrame:
+def _frame(rows: list[Any], postprocess: bool) -> pd.DataFrame:
+    """Name columns stably: unaliased aggregates are expr_<i>.
+
+    Without postprocessing snsql returns no header, only the intermediate noisy
+    aggregates (an AVG comes back as its SUM and COUNT): they are raw_<i>.
+    """
+    if not postprocess:
+        width = len(rows[0]) if rows else 0
+        return pd.DataFrame([list(r) for r in rows], columns=[f"raw_{i}" for i in range(width)])
     header, *body = rows
     columns = [c if c != UNNAMED else f"expr_{i}" for i, c in enumerate(header)]
     return pd.DataFrame([list(r) for r in body], columns=columns)

@@ -8,12 +8,14 @@ in a small LRU, and built once even under concurrent requests.
 from __future__ import annotations
 
 import logging
+import re
 import sqlite3
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
 import pandas as pd
+from lomas_client.models import NAME_PATTERN
 
 from lomas.domain import Dataset
 from lomas.ports import DatasetLoader
@@ -30,9 +32,11 @@ class SqlTable:
 
     @classmethod
     def build(cls, frame: pd.DataFrame, dataset_name: str) -> SqlTable:
+        if not re.fullmatch(NAME_PATTERN, dataset_name):
+            raise ValueError("dataset names are SQL identifiers")
         conn = sqlite3.connect(":memory:", check_same_thread=False)
         frame.to_sql("df", conn, index=False)
-        conn.execute(f'CREATE VIEW "{dataset_name}" AS SELECT * FROM df')
+        conn.execute(f'CREATE VIEW "{dataset_name}" AS SELECT * FROM df')  # noqa: S608 - checked
         return cls(conn)
 
 

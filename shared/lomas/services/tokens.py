@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 
-TOKEN_PREFIX = "lomas_"
+TOKEN_PREFIX = "lomas_"  # noqa: S105 - a prefix, not a secret
 TOKEN_BYTES = 32
 
 

@@ -28,5 +28,5 @@ def read_csv(source: str | IO[Any], metadata: DatasetMetadata) -> pd.DataFrame:
     columns = metadata.columns
     dtypes = {name: d for name, col in columns.items() if (d := pandas_dtype(col))}
     dates = [name for name, col in columns.items() if col.type == "datetime"]
-    frame = pd.read_csv(source, usecols=list(columns), dtype=dtypes, parse_dates=dates)  # type: ignore[arg-type]
+    frame = pd.read_csv(source, usecols=list(columns), dtype=dtypes, parse_dates=dates)
     return frame[list(columns)]

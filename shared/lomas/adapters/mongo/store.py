@@ -62,7 +62,9 @@ class MongoStore:
         self.users.create_index([("user_name", ASCENDING)], unique=True)
         self.users.create_index([("token_hash", ASCENDING)])
         self.datasets.create_index([("dataset_name", ASCENDING)], unique=True)
-        self.grants.create_index([("user_name", ASCENDING), ("dataset_name", ASCENDING)], unique=True)
+        self.grants.create_index(
+            [("user_name", ASCENDING), ("dataset_name", ASCENDING)], unique=True
+        )
         self.archives.create_index(
             [("user_name", ASCENDING), ("idempotency_key", ASCENDING)], unique=True
         )

@@ -1,0 +1,96 @@
+"""The researcher's client: Lomas's method names, pandas DataFrames out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import requests
+
+from lomas_client import models as m
+from lomas_client.http import DEFAULT_TIMEOUT, Transport
+
+
+def frame_from_tight(tight: dict[str, Any], dtypes: dict[str, str] | None = None) -> pd.DataFrame:
+    frame = pd.DataFrame.from_dict(tight, orient="tight")
+    for column, dtype in (dtypes or {}).items():
+        frame[column] = frame[column].astype(dtype)
+    return frame
+
+
+class SmartnoiseSqlClient:
+    """SmartNoise-SQL queries: `client.smartnoise_sql.query(...)`, `.cost(...)`."""
+
+    def __init__(self, transport: Transport, dataset_name: str) -> None:
+        self._http = transport
+        self._dataset = dataset_name
+
+    def _body(self, query: str, epsilon: float, delta: float,
+              mechanisms: dict[str, str] | None) -> dict[str, Any]:
+        return {"dataset_name": self._dataset, "query_str": query, "epsilon": epsilon,
+                "delta": delta, "mechanisms": mechanisms or {}}
+
+    def cost(self, query: str, epsilon: float, delta: float,
+             mechanisms: dict[str, str] | None = None) -> m.CostResponse:
+        """What the query would be charged (nothing is spent)."""
+        body = self._body(query, epsilon, delta, mechanisms)
+        return m.CostResponse.model_validate(
+            self._http.post("/estimate_smartnoise_sql_cost", body))
+
+    def query(self, query: str, epsilon: float, delta: float,
+              mechanisms: dict[str, str] | None = None, postprocess: bool = True,
+              dummy: bool = False, nb_rows: int = 100, seed: int = 42) -> pd.DataFrame:
+        """Run a DP query; with dummy=True on dummy data, free of charge.
+
+        Raises InvalidQueryError, BudgetExhaustedError, UnauthorizedAccessError, ...
+        """
+        body = self._body(query, epsilon, delta, mechanisms) | {"postprocess": postprocess}
+        if dummy:
+            body |= {"dummy_nb_rows": nb_rows, "dummy_seed": seed}
+            raw = self._http.post("/dummy_smartnoise_sql_query", body)
+        else:
+            raw = self._http.post("/smartnoise_sql_query", body, idempotent=True)
+        response = m.QueryResponse.model_validate(raw)
+        return frame_from_tight(response.result.df)
+
+
+class Client:
+    """Lomas for one dataset: `Client(url, token, dataset_name)`."""
+
+    def __init__(self, url: str, token: str, dataset_name: str,
+                 session: requests.Session | None = None,
+                 timeout: tuple[float, float] = DEFAULT_TIMEOUT) -> None:
+        self.dataset_name = dataset_name
+        self._http = Transport(url, token, session, timeout)
+        self.smartnoise_sql = SmartnoiseSqlClient(self._http, dataset_name)
+
+    def _post(self, path: str, **extra: Any) -> Any:
+        return self._http.post(path, {"dataset_name": self.dataset_name, **extra})
+
+    def get_dataset_metadata(self) -> dict[str, Any]:
+        """The dataset's public metadata (columns, types, bounds, categories)."""
+        metadata = m.DatasetMetadata.model_validate(self._post("/get_dataset_metadata"))
+        return metadata.model_dump(exclude_none=True)
+
+    def get_dummy_dataset(self, nb_rows: int = 100, seed: int = 42) -> pd.DataFrame:
+        """Random rows shaped like the dataset, made from its metadata only."""
+        raw = self._post("/get_dummy_dataset", dummy_nb_rows=nb_rows, dummy_seed=seed)
+        response = m.DummyDatasetResponse.model_validate(raw)
+        return frame_from_tight(response.dummy_df, response.dtypes)
+
+    def get_initial_budget(self) -> dict[str, float]:
+        return m.InitialBudgetResponse.model_validate(
+            self._post("/get_initial_budget")).model_dump()
+
+    def get_total_spent_budget(self) -> dict[str, float]:
+        return m.SpentBudgetResponse.model_validate(
+            self._post("/get_total_spent_budget")).model_dump()
+
+    def get_remaining_budget(self) -> dict[str, float]:
+        return m.RemainingBudgetResponse.model_validate(
+            self._post("/get_remaining_budget")).model_dump()
+
+    def get_previous_queries(self) -> list[dict[str, Any]]:
+        """Your finished queries on this dataset, oldest first."""
+        raw = m.PreviousQueriesResponse.model_validate(self._post("/get_previous_queries"))
+        return [q.model_dump() for q in raw.previous_queries]

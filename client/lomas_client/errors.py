@@ -1,0 +1,67 @@
+"""Exceptions mirroring the server's error types (the `type` of an error body)."""
+
+from __future__ import annotations
+
+
+class LomasClientError(Exception):
+    """Base of every error the client raises."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+class InvalidQueryError(LomasClientError):
+    """400: bad SQL, bad parameters, a request the server's schema refuses."""
+
+
+class UnauthenticatedError(LomasClientError):
+    """401: missing or invalid token."""
+
+
+class UnauthorizedAccessError(LomasClientError):
+    """403: no grant on the dataset, account disabled, or not an admin."""
+
+
+class BudgetExhaustedError(LomasClientError):
+    """403: the remaining budget does not cover the query's cost."""
+
+
+class NotFoundError(LomasClientError):
+    """404: unknown user, dataset or grant (admin)."""
+
+
+class ConflictError(LomasClientError):
+    """409: the object exists, or the idempotency key was used differently."""
+
+
+class PayloadTooLargeError(LomasClientError):
+    """413: the request is over the server's size limit."""
+
+
+class ExternalLibraryError(LomasClientError):
+    """422: the DP library failed on an accepted query (the budget is spent)."""
+
+
+class ServiceUnavailableError(LomasClientError):
+    """503: the store or the dataset source is unreachable for now."""
+
+
+class InternalServerError(LomasClientError):
+    """500: unexpected server error; quote the request id to the operator."""
+
+
+BY_TYPE: dict[str, type[LomasClientError]] = {
+    "InvalidQuery": InvalidQueryError,
+    "Unauthenticated": UnauthenticatedError,
+    "UnauthorizedAccess": UnauthorizedAccessError,
+    "BudgetExhausted": BudgetExhaustedError,
+    "NotFound": NotFoundError,
+    "Conflict": ConflictError,
+    "PayloadTooLarge": PayloadTooLargeError,
+    "ExternalLibraryError": ExternalLibraryError,
+    "StoreUnavailable": ServiceUnavailableError,
+    "DatasetUnavailable": ServiceUnavailableError,
+    "InternalServer": InternalServerError,
+}

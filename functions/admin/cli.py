@@ -1,0 +1,199 @@
+"""lomas-admin: every admin operation over the admin HTTP API, plus bootstrap."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import yaml
+from lomas_client.errors import LomasClientError
+from lomas_client.http import Transport
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(help=__doc__, no_args_is_help=True, pretty_exceptions_enable=False)
+users = typer.Typer(help="Users and their tokens.", no_args_is_help=True)
+datasets = typer.Typer(help="Datasets and their metadata.", no_args_is_help=True)
+grants = typer.Typer(help="Budgets granted to a user on a dataset.", no_args_is_help=True)
+app.add_typer(users, name="users")
+app.add_typer(datasets, name="datasets")
+app.add_typer(grants, name="grants")
+out = Console()
+err = Console(stderr=True)
+
+Url = Annotated[str, typer.Option("--url", envvar="LOMAS_ADMIN_URL", help="Admin API URL.")]
+Token = Annotated[str, typer.Option("--token", envvar="LOMAS_ADMIN_TOKEN", help="Admin token.",
+                                    show_default=False)]
+State: dict[str, Transport] = {}
+
+
+@app.callback()
+def main_options(url: Url = "http://127.0.0.1:8000", token: Token = "") -> None:
+    State["http"] = Transport(url, token)
+
+
+def call(method: str, path: str, **kwargs: Any) -> Any:
+    try:
+        return State["http"].request(method, path, **kwargs)
+    except LomasClientError as exc:
+        err.print(f"[red]error[/red] {type(exc).__name__}: {exc.message}")
+        raise typer.Exit(1) from None
+    except OSError as exc:
+        err.print(f"[red]error[/red] cannot reach the admin API: {exc}")
+        raise typer.Exit(2) from None
+
+
+def table(rows: list[dict[str, Any]], columns: list[str]) -> None:
+    grid = Table(*columns)
+    for row in rows:
+        grid.add_row(*(str(row.get(c, "")) for c in columns))
+    out.print(grid)
+
+
+def show(body: Any) -> None:
+    out.print_json(json.dumps(body))
+
+
+# ------------------------------------------------------------------ users
+@users.command("add")
+def users_add(name: str, admin: bool = False, may_query: bool = True) -> None:
+    """Create a user and print their token (shown once)."""
+    show(call("POST", "/admin/users",
+              json={"user_name": name, "is_admin": admin, "may_query": may_query}))
+
+
+@users.command("list")
+def users_list() -> None:
+    table(call("GET", "/admin/users")["users"], ["user_name", "is_admin", "may_query"])
+
+
+@users.command("show")
+def users_show(name: str) -> None:
+    show(call("GET", f"/admin/users/{name}"))
+
+
+@users.command("delete")
+def users_delete(name: str) -> None:
+    """Delete a user and their grants (their archives stay)."""
+    call("DELETE", f"/admin/users/{name}")
+    out.print(f"deleted user {name}")
+
+
+@users.command("set")
+def users_set(name: str, may_query: Annotated[bool, typer.Option(...)]) -> None:
+    """Allow (--may-query) or stop (--no-may-query) a user's queries."""
+    show(call("PATCH", f"/admin/users/{name}", json={"may_query": may_query}))
+
+
+@users.command("rotate-token")
+def users_rotate(name: str) -> None:
+    """Issue a new token; the old one stops working."""
+    show(call("POST", f"/admin/users/{name}/token"))
+
+
+# --------------------------------------------------------------- datasets
+@datasets.command("add")
+def datasets_add(
+    name: str,
+    path: Annotated[str, typer.Option(help="CSV path under the server's data root.")],
+    metadata: Annotated[Path | None, typer.Option(help="Local YAML/JSON file, sent inline.")]
+    = None,
+    metadata_path: Annotated[str | None, typer.Option(help="Metadata file on the server.")]
+    = None,
+) -> None:
+    """Register a dataset with its metadata."""
+    body: dict[str, Any] = {"dataset_name": name,
+                            "dataset_access": {"type": "local", "path": path}}
+    if metadata is not None:
+        body["metadata"] = yaml.safe_load(metadata.read_text())
+    if metadata_path is not None:
+        body["metadata_path"] = metadata_path
+    show(call("POST", "/admin/datasets", json=body))
+
+
+@datasets.command("list")
+def datasets_list() -> None:
+    table([{"dataset_name": d} for d in call("GET", "/admin/datasets")["datasets"]],
+          ["dataset_name"])
+
+
+@datasets.command("show")
+def datasets_show(name: str) -> None:
+    show(call("GET", f"/admin/datasets/{name}"))
+
+
+@datasets.command("delete")
+def datasets_delete(name: str) -> None:
+    call("DELETE", f"/admin/datasets/{name}")
+    out.print(f"deleted dataset {name}")
+
+
+# ----------------------------------------------------------------- grants
+@grants.command("set")
+def grants_set(user: str, dataset: str,
+               epsilon: Annotated[float, typer.Option(help="Initial epsilon.")],
+               delta: Annotated[float, typer.Option(help="Initial delta.")]) -> None:
+    """Create or change a grant (never below what is already spent)."""
+    show(call("PUT", f"/admin/grants/{user}/{dataset}",
+              json={"initial_epsilon": epsilon, "initial_delta": delta}))
+
+
+@grants.command("show")
+def grants_show(user: str, dataset: str) -> None:
+    show(call("GET", f"/admin/grants/{user}/{dataset}"))
+
+
+@grants.command("delete")
+def grants_delete(user: str, dataset: str) -> None:
+    """Revoke a grant."""
+    call("DELETE", f"/admin/grants/{user}/{dataset}")
+    out.print(f"revoked {user} on {dataset}")
+
+
+# ------------------------------------------------------ archives, import
+@app.command("archives")
+def archives(user: str | None = None, dataset: str | None = None) -> None:
+    """Executed queries, optionally of one user and/or dataset."""
+    params = {k: v for k, v in {"user_name": user, "dataset_name": dataset}.items() if v}
+    rows = call("GET", "/admin/archives", params=params)["archives"]
+    table(rows, ["timestamp", "user_name", "dataset_name", "engine", "epsilon", "delta",
+                 "status"])
+
+
+@app.command("import")
+def import_file(file: Path) -> None:
+    """Create the users, datasets and grants of one YAML document."""
+    show(call("POST", "/admin/import", data=file.read_bytes(),
+              headers={"Content-Type": "application/x-yaml"}))
+
+
+@app.command("bootstrap")
+def bootstrap(name: str = "admin") -> None:
+    """Create the first admin directly in the store (LOMAS_MONGODB_URL) and print the token.
+
+    Without LOMAS_MONGODB_URL it opens the embedded store under LOMAS_STATE_DIR:
+    stop a running local server first.
+    """
+    from lomas.config import Settings
+    from lomas.errors import LomasError
+    from lomas.services import admin
+    from lomas_client.models import CreateUserRequest
+
+    from functions.container.serve import start
+
+    ctx, embedded = start(Settings())
+    try:
+        show(admin.create_user(ctx.store, CreateUserRequest(user_name=name, is_admin=True))
+             .model_dump())
+    except LomasError as exc:
+        err.print(f"[red]error[/red] {exc.type}: {exc.message}")
+        raise typer.Exit(1) from None
+    finally:
+        if embedded is not None:
+            embedded.stop()
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,143 @@
+"""Fixtures: stores (fake, embedded mongoeco, real MongoDB), contexts, apps, servers."""
+
+from __future__ import annotations
+
+import os
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from chalice.test import Client as ChaliceClient
+from lomas.adapters.loaders.local import LocalLoader
+from lomas.adapters.mongo import MongoStore
+from lomas.adapters.mongo.embedded import EmbeddedStore
+from lomas.config import Settings
+from lomas.domain import PrivacyCost, User
+from lomas.dp.tables import TableCache
+from lomas.ports import StateStore
+from lomas.services.context import Context
+from lomas.services.tokens import hash_token, new_token
+from lomas.testing.fakes import InMemoryStore
+
+from functions.container.apps import load_app
+from functions.container.serve import create_wsgi
+from tests.support.data import write_income
+
+MONGODB_URL = os.environ.get("LOMAS_TEST_MONGODB_URL")
+
+
+@pytest.fixture(scope="session")
+def embedded_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    store = EmbeddedStore(tmp_path_factory.mktemp("store") / "store.sqlite")
+    yield store.start()
+    store.stop()
+
+
+def _mongo(url: str) -> Iterator[MongoStore]:
+    db = f"lomas_test_{uuid.uuid4().hex[:12]}"
+    store = MongoStore.connect(url, db)
+    yield store
+    store._client.drop_database(db)
+    store.close()
+
+
+@pytest.fixture(params=["memory", "mongoeco", pytest.param("mongodb", marks=pytest.mark.mongodb)])
+def any_store(request: pytest.FixtureRequest) -> Iterator[StateStore]:
+    """Every StateStore implementation, for the contract suite."""
+    if request.param == "memory":
+        yield InMemoryStore()
+    elif request.param == "mongoeco":
+        yield from _mongo(request.getfixturevalue("embedded_uri"))
+    else:
+        if not MONGODB_URL:
+            pytest.skip("LOMAS_TEST_MONGODB_URL is not set")
+        yield from _mongo(MONGODB_URL)
+
+
+@pytest.fixture
+def mongo_store(embedded_uri: str) -> Iterator[MongoStore]:
+    yield from _mongo(embedded_uri)
+
+
+@dataclass
+class World:
+    """A context with an admin, a researcher granted on `income`, and their tokens."""
+
+    ctx: Context
+    admin_token: str
+    token: str
+    loader: LocalLoader
+
+    @property
+    def store(self) -> StateStore:
+        return self.ctx.store
+
+
+def make_world(store: StateStore, root: Path, budget: PrivacyCost, **settings: object) -> World:
+    data = root / "data"
+    dataset = write_income(data)
+    store.create_dataset(dataset)
+    admin_token, token = new_token(), new_token()
+    store.create_user(User("admin", is_admin=True), hash_token(admin_token))
+    store.create_user(User("alice"), hash_token(token))
+    store.put_grant("alice", "income", budget)
+    loader = LocalLoader(data)
+    cfg = Settings(state_dir=root, data_root=data, mongodb_url="unused", **settings)  # type: ignore[arg-type]
+    return World(Context(cfg, store, TableCache(loader)), admin_token, token, loader)
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> World:
+    return make_world(InMemoryStore(), tmp_path, PrivacyCost(10.0, 1e-3), max_body_bytes=20_000)
+
+
+@pytest.fixture
+def mongo_world(tmp_path: Path, mongo_store: MongoStore) -> World:
+    return make_world(mongo_store, tmp_path, PrivacyCost(10.0, 1e-3))
+
+
+def _install(ctx: Context) -> tuple[object, object]:
+    query, admin = load_app("query"), load_app("admin")
+    query.deps.install(ctx)
+    admin.deps.install(ctx)
+    return query.app, admin.app
+
+
+@pytest.fixture
+def query_client(world: World) -> Iterator[ChaliceClient]:
+    app, _ = _install(world.ctx)
+    with ChaliceClient(app) as client:
+        yield client
+
+
+@pytest.fixture
+def admin_client(world: World) -> Iterator[ChaliceClient]:
+    _, app = _install(world.ctx)
+    with ChaliceClient(app) as client:
+        yield client
+
+
+@dataclass
+class LiveServer:
+    url: str
+    world: World
+
+
+def serve(world: World) -> Iterator[LiveServer]:
+    """Both apps behind waitress on a free loopback port, in a thread."""
+    from waitress.server import create_server
+
+    server = create_server(create_wsgi(world.ctx), host="127.0.0.1", port=0, threads=8)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    yield LiveServer(f"http://127.0.0.1:{server.effective_port}", world)
+    server.close()
+    thread.join(5)
+
+
+@pytest.fixture
+def live_server(mongo_world: World) -> Iterator[LiveServer]:
+    yield from serve(mongo_world)

@@ -1,0 +1,119 @@
+"""One contract, every StateStore: the fake, mongoeco's wire server, real MongoDB."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from lomas.domain import ArchiveRecord, Dataset, PrivacyCost, User
+from lomas.errors import Conflict
+from lomas.ports import StateStore
+from lomas_client import models as m
+
+from tests.support.data import write_income
+
+META = m.DatasetMetadata.model_validate(
+    {"columns": {"x": {"type": "float", "lower": 0.0, "upper": 1.0}}}
+)
+
+
+def _dataset(name: str = "d") -> Dataset:
+    return Dataset(name, m.LocalAccess(path=f"{name}.csv"), META)
+
+
+def _setup(store: StateStore, budget: PrivacyCost) -> None:
+    store.create_user(User("u"), "hash-u")
+    store.create_dataset(_dataset())
+    store.put_grant("u", "d", budget)
+
+
+def test_users_round_trip(any_store: StateStore) -> None:
+    any_store.create_user(User("bob", is_admin=True), "h1")
+    with pytest.raises(Conflict):
+        any_store.create_user(User("bob"), "h2")
+    assert any_store.get_user("bob") == User("bob", True, True)
+    assert any_store.find_user_by_token_hash("h1") == (User("bob", True, True), "h1")
+    assert any_store.find_user_by_token_hash("h2") is None
+    assert any_store.set_token_hash("bob", "h3")
+    assert any_store.find_user_by_token_hash("h1") is None
+    assert any_store.set_may_query("bob", False)
+    assert any_store.get_user("bob") == User("bob", True, False)
+    assert [u.name for u in any_store.list_users()] == ["bob"]
+    assert not any_store.set_may_query("nobody", True)
+    assert any_store.delete_user("bob") and not any_store.delete_user("bob")
+
+
+def test_datasets_round_trip(any_store: StateStore, tmp_path) -> None:
+    dataset = write_income(tmp_path)
+    any_store.create_dataset(dataset)
+    with pytest.raises(Conflict):
+        any_store.create_dataset(dataset)
+    assert any_store.get_dataset("income") == dataset
+    assert any_store.list_datasets() == ["income"]
+    assert any_store.delete_dataset("income")
+    assert any_store.get_dataset("income") is None
+
+
+def test_grant_changes_keep_spent_and_refuse_going_below_it(any_store: StateStore) -> None:
+    _setup(any_store, PrivacyCost(5.0, 1e-4))
+    assert any_store.spend("u", "d", PrivacyCost(2.0, 1e-5)) is not None
+    grant = any_store.put_grant("u", "d", PrivacyCost(8.0, 2e-4))
+    assert grant.initial == PrivacyCost(8.0, 2e-4)
+    assert grant.spent == PrivacyCost(2.0, 1e-5)
+    assert grant.remaining.epsilon == pytest.approx(6.0)
+    assert grant.remaining.delta == pytest.approx(1.9e-4)
+    with pytest.raises(Conflict):
+        any_store.put_grant("u", "d", PrivacyCost(1.0, 2e-4))
+    assert any_store.get_grant("u", "d") == grant
+
+
+def test_spend_charges_both_parts_or_nothing(any_store: StateStore) -> None:
+    _setup(any_store, PrivacyCost(3.0, 1e-5))
+    assert any_store.spend("u", "d", PrivacyCost(1.0, 2e-5)) is None  # delta short
+    assert any_store.spend("u", "d", PrivacyCost(4.0, 0.0)) is None  # epsilon short
+    assert any_store.spend("nobody", "d", PrivacyCost(1.0, 0.0)) is None
+    grant = any_store.get_grant("u", "d")
+    assert grant is not None and grant.spent == PrivacyCost(0.0, 0.0)
+    after = any_store.spend("u", "d", PrivacyCost(3.0, 1e-5))
+    assert after is not None and after.remaining == PrivacyCost(0.0, 0.0)
+    any_store.refund("u", "d", PrivacyCost(1.0, 0.0))
+    grant = any_store.get_grant("u", "d")
+    assert grant is not None and grant.remaining.epsilon == pytest.approx(1.0)
+
+
+def test_spend_is_atomic_under_50_threads(any_store: StateStore) -> None:
+    cost = PrivacyCost(3.0, 1.4999949999983109e-05)
+    _setup(any_store, PrivacyCost(cost.epsilon * 10, cost.delta * 10))
+    with ThreadPoolExecutor(50) as pool:
+        results = list(pool.map(lambda _: any_store.spend("u", "d", cost), range(50)))
+    assert sum(r is not None for r in results) == 10
+    grant = any_store.get_grant("u", "d")
+    assert grant is not None
+    assert grant.spent.epsilon == pytest.approx(30.0)
+    assert grant.remaining.epsilon >= 0 and grant.remaining.delta >= 0
+
+
+def test_claim_admits_one_request_per_key(any_store: StateStore) -> None:
+    record = ArchiveRecord("u", "k1", "fp", "d", "smartnoise_sql", {"q": 1})
+    with ThreadPoolExecutor(10) as pool:
+        results = list(pool.map(lambda _: any_store.claim(record), range(10)))
+    assert results.count(None) == 1
+    assert all(r is not None and r.fingerprint == "fp" for r in results if r is not None)
+    assert any_store.list_archives() == []  # pending records are not listed
+    any_store.finish("u", "k1", status="done", cost=PrivacyCost(1.0, 0.0), response={"r": 1})
+    [done] = any_store.list_archives(user="u", dataset="d")
+    assert (done.status, done.response, done.cost) == ("done", {"r": 1}, PrivacyCost(1.0, 0.0))
+    any_store.release("u", "k1")  # a finished record is never released
+    assert len(any_store.list_archives()) == 1
+    assert any_store.claim(ArchiveRecord("u", "k2", "fp", "d", "e", {})) is None
+    any_store.release("u", "k2")
+    assert any_store.claim(ArchiveRecord("u", "k2", "fp", "d", "e", {})) is None
+
+
+def test_deleting_a_user_or_dataset_drops_grants_and_keeps_archives(any_store) -> None:
+    _setup(any_store, PrivacyCost(1.0, 0.0))
+    any_store.claim(ArchiveRecord("u", "k", "fp", "d", "e", {}))
+    any_store.finish("u", "k", status="done", cost=PrivacyCost(0.5, 0.0))
+    assert any_store.delete_dataset("d")
+    assert any_store.get_grant("u", "d") is None
+    assert len(any_store.list_archives(user="u")) == 1

@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from lomas import demo
+from lomas.domain import PrivacyCost
+from lomas.dp import smartnoise_sql as sn
+from lomas.dp.tables import SqlTable
+from lomas.errors import InvalidQuery
+from lomas_client import models as m
+
+META = demo.income_metadata(1000)
+
+
+def req(query: str, **kw) -> m.SmartnoiseSqlRequest:
+    return m.SmartnoiseSqlRequest(dataset_name="income", query_str=query,
+                                  epsilon=kw.pop("epsilon", 1.0), delta=kw.pop("delta", 1e-5), **kw)
+
+
+@pytest.fixture(scope="module")
+def table() -> SqlTable:
+    return SqlTable.build(demo.income_frame(1000, seed=1), "income")
+
+
+def test_cost_is_what_snsql_bills_not_the_requested_epsilon() -> None:
+    cost = sn.estimate_cost("income", META, req("SELECT COUNT(*) AS n, AVG(income) AS a FROM df"))
+    assert cost.epsilon == pytest.approx(3.0)
+    assert cost.delta == pytest.approx(1.5e-5, rel=1e-3)
+    assert sn.estimate_cost("income", META, req("SELECT COUNT(*) AS n FROM income")).epsilon == 1.0
+    censored = META.model_copy(update={"censor_dims": True})
+    assert sn.estimate_cost("income", censored, req("SELECT SUM(age) AS s FROM df")).epsilon == 2.0
+
+
+@pytest.mark.parametrize("query", [
+    "SELECT * FROM df",
+    "SELECT region FROM df",
+    "SELECT COUNT(nope) AS n FROM df",
+    "SELECT COUNT(*) AS n FROM other_table",
+    "SELECT COUNT(*) AS n FROM sqlite_master",
+    "DROP TABLE df",
+    "SELECT COUNT(*) AS n FROM df; DROP TABLE df",
+    "this is not sql",
+])
+def test_non_dp_or_invalid_sql_is_an_invalid_query(query: str) -> None:
+    with pytest.raises(InvalidQuery):
+        sn.estimate_cost("income", META, req(query))
+
+
+def test_unknown_mechanism_is_an_invalid_query() -> None:
+    with pytest.raises(InvalidQuery, match="mechanism"):
+        sn.estimate_cost("income", META, req("SELECT COUNT(*) AS n FROM df",
+                                             mechanisms={"count": "magic"}))
+
+
+def test_requested_mechanism_is_honoured() -> None:
+    q = "SELECT COUNT(*) AS n FROM df"
+    assert sn.estimate_cost("income", META, req(q, delta=0.0)).epsilon == 1.0  # laplace
+    with pytest.raises(InvalidQuery, match="delta"):  # gaussian needs a delta
+        sn.estimate_cost("income", META, req(q, delta=0.0, mechanisms={"count": "gaussian"}))
+
+
+def test_censored_dimensions_need_delta_before_any_charge() -> None:
+    meta = META.model_copy(update={"censor_dims": True})
+    with pytest.raises(InvalidQuery, match="delta"):
+        sn.estimate_cost("income", meta, req("SELECT COUNT(*) AS n FROM df", delta=0.0))
+
+
+def test_execute_by_dataset_name_and_df_with_stable_columns(table: SqlTable) -> None:
+    by_name = sn.execute(table, "income", META,
+                         req("SELECT region, COUNT(*) AS n FROM income GROUP BY region"))
+    assert list(by_name.columns) == ["region", "n"]
+    assert set(by_name["region"]) <= set(demo.REGIONS)
+    unnamed = sn.execute(table, "income", META, req("SELECT COUNT(*), AVG(income) FROM df"))
+    assert list(unnamed.columns) == ["expr_0", "expr_1"]
+    assert abs(unnamed["expr_0"][0] - 1000) < 100
+
+
+def test_postprocess_false_returns_the_raw_noisy_aggregates(table: SqlTable) -> None:
+    raw = sn.execute(table, "income", META,
+                     req("SELECT AVG(income) AS a FROM df", postprocess=False))
+    assert list(raw.columns) == ["raw_0", "raw_1"]  # the noisy SUM and COUNT behind AVG
+    assert abs(raw["raw_1"][0] - 1000) < 100
+
+
+def test_cost_type() -> None:
+    cost = sn.estimate_cost("income", META, req("SELECT COUNT(*) AS n FROM df"))
+    assert isinstance(cost, PrivacyCost) and isinstance(cost.epsilon, float)
