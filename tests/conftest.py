@@ -126,16 +126,16 @@ class LiveServer:
     world: World
 
 
-def serve(world: World) -> Iterator[LiveServer]:
+def serve(world: World, wrap=lambda app: app) -> Iterator[LiveServer]:
     """Both apps behind waitress on a free loopback port, in a thread."""
     from waitress.server import create_server
 
-    server = create_server(create_wsgi(world.ctx), host="127.0.0.1", port=0, threads=8)
+    server = create_server(wrap(create_wsgi(world.ctx)), host="127.0.0.1", port=0, threads=8)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     yield LiveServer(f"http://127.0.0.1:{server.effective_port}", world)
     server.close()
-    thread.join(5)
+    thread.join(1)  # idle keep-alive connections may hold the loop; the thread is a daemon
 
 
 @pytest.fixture

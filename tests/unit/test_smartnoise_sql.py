@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import pandas as pd
 import pytest
 from lomas import demo
 from lomas.domain import PrivacyCost

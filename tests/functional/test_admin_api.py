@@ -1,0 +1,153 @@
+"""The admin function through chalice.test.Client."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from chalice.test import Client
+
+from tests.conftest import World
+from tests.functional.test_query_api import error
+
+
+def call(client: Client, method: str, path: str, token: str | None, body: object = None,
+         content_type: str = "application/json"):
+    headers = {"Content-Type": content_type}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    raw = body if isinstance(body, str) or body is None else json.dumps(body)
+    return getattr(client.http, method.lower())(path, headers=headers, body=raw or "")
+
+
+def test_user_lifecycle_and_token_rotation(admin_client: Client, world: World) -> None:
+    t = world.admin_token
+    created = call(admin_client, "POST", "/admin/users", t, {"user_name": "bob"})
+    assert created.status_code == 201
+    token = created.json_body["token"]
+    assert len(token) >= 43 and token not in json.dumps(
+        call(admin_client, "GET", "/admin/users", t).json_body)
+    assert world.store.find_user_by_token_hash(token) is None  # only a hash is stored
+    assert call(admin_client, "GET", "/admin/users/bob", t).json_body == {
+        "user_name": "bob", "is_admin": False, "may_query": True}
+    patched = call(admin_client, "PATCH", "/admin/users/bob", t, {"may_query": False})
+    assert patched.json_body["may_query"] is False
+    rotated = call(admin_client, "POST", "/admin/users/bob/token", t).json_body["token"]
+    assert rotated != token
+    assert call(admin_client, "GET", "/admin/users", token).status_code == 401
+    assert call(admin_client, "DELETE", "/admin/users/bob", t).status_code == 204
+    assert error(call(admin_client, "GET", "/admin/users/bob", t)) == (404, "NotFound")
+
+
+def test_dataset_registration_and_grants(admin_client: Client, world: World) -> None:
+    t = world.admin_token
+    metadata = world.store.get_dataset("income").metadata.model_dump(exclude_none=True)
+    body = {"dataset_name": "income2", "dataset_access": {"type": "local", "path": "income.csv"},
+            "metadata": metadata}
+    assert call(admin_client, "POST", "/admin/datasets", t, body).status_code == 201
+    assert error(call(admin_client, "POST", "/admin/datasets", t, body)) == (409, "Conflict")
+    listed = call(admin_client, "GET", "/admin/datasets", t).json_body
+    assert listed == {"datasets": ["income", "income2"]}
+    grant = call(admin_client, "PUT", "/admin/grants/alice/income2", t,
+                 {"initial_epsilon": 2.0, "initial_delta": 1e-4})
+    assert grant.json_body["remaining_epsilon"] == 2.0
+    assert call(admin_client, "GET", "/admin/grants/alice/income2", t).status_code == 200
+    assert call(admin_client, "DELETE", "/admin/grants/alice/income2", t).status_code == 204
+    assert error(call(admin_client, "DELETE", "/admin/grants/alice/income2", t)) == (
+        404, "NotFound")
+    assert call(admin_client, "DELETE", "/admin/datasets/income2", t).status_code == 204
+
+
+def test_metadata_from_a_file_and_path_escapes(admin_client: Client, world: World) -> None:
+    t = world.admin_token
+    root = world.ctx.settings.resolved_data_root
+    metadata = world.store.get_dataset("income").metadata.model_dump(exclude_none=True)
+    (root / "income.yaml").write_text(json.dumps(metadata))
+    body = {"dataset_name": "from_file", "dataset_access": {"type": "local", "path": "income.csv"},
+            "metadata_path": "income.yaml"}
+    assert call(admin_client, "POST", "/admin/datasets", t, body).status_code == 201
+    for path in ("../outside.csv", "/etc/passwd"):
+        escape = dict(body, dataset_name="escape", dataset_access={"type": "local", "path": path})
+        assert error(call(admin_client, "POST", "/admin/datasets", t, escape)) == (
+            400, "InvalidQuery")
+
+
+def test_grant_cannot_go_below_spent(admin_client: Client, world: World) -> None:
+    from lomas.domain import PrivacyCost
+
+    world.store.spend("alice", "income", PrivacyCost(4.0, 0.0))
+    response = call(admin_client, "PUT", "/admin/grants/alice/income", world.admin_token,
+                    {"initial_epsilon": 3.0, "initial_delta": 1e-3})
+    assert error(response) == (409, "Conflict")
+
+
+@pytest.mark.parametrize(("method", "path"), [
+    ("GET", "/admin/users/ghost"), ("DELETE", "/admin/users/ghost"),
+    ("POST", "/admin/users/ghost/token"), ("GET", "/admin/datasets/ghost"),
+    ("DELETE", "/admin/datasets/ghost"), ("GET", "/admin/grants/alice/ghost"),
+])
+def test_404_unknown_admin_objects(admin_client: Client, world: World, method, path) -> None:
+    assert error(call(admin_client, method, path, world.admin_token)) == (404, "NotFound")
+
+
+def test_404_grant_for_unknown_user(admin_client: Client, world: World) -> None:
+    response = call(admin_client, "PUT", "/admin/grants/ghost/income", world.admin_token,
+                    {"initial_epsilon": 1.0, "initial_delta": 0.0})
+    assert error(response) == (404, "NotFound")
+
+
+def test_403_admin_routes_need_an_admin(admin_client: Client, world: World) -> None:
+    assert error(call(admin_client, "GET", "/admin/users", world.token)) == (
+        403, "UnauthorizedAccess")
+    assert error(call(admin_client, "GET", "/admin/users", None)) == (401, "Unauthenticated")
+
+
+def test_400_bad_admin_bodies(admin_client: Client, world: World) -> None:
+    t = world.admin_token
+    for body in ({"user_name": "no spaces allowed"}, {"user_name": "x", "is_admin": "maybe"},
+                 "{oops"):
+        assert error(call(admin_client, "POST", "/admin/users", t, body)) == (400, "InvalidQuery")
+    bad_grant = {"initial_epsilon": -1.0, "initial_delta": 0.0}
+    assert error(call(admin_client, "PUT", "/admin/grants/alice/income", t, bad_grant)) == (
+        400, "InvalidQuery")
+
+
+IMPORT = """
+users:
+  - {user_name: carol}
+datasets:
+  - dataset_name: income3
+    dataset_access: {type: local, path: income.csv}
+    metadata:
+      columns:
+        income: {type: float, lower: 0, upper: 500000}
+grants:
+  - {user_name: carol, dataset_name: income3, initial_epsilon: 1.5, initial_delta: 0.0001}
+"""
+
+
+def test_bulk_import(admin_client: Client, world: World) -> None:
+    response = call(admin_client, "POST", "/admin/import", world.admin_token, IMPORT,
+                    content_type="application/x-yaml")
+    assert response.status_code == 201, response.body
+    body = response.json_body
+    assert [u["user_name"] for u in body["users"]] == ["carol"]
+    assert body["datasets"] == ["income3"]
+    assert body["grants"][0]["initial_epsilon"] == 1.5
+    bad = call(admin_client, "POST", "/admin/import", world.admin_token, "users: [{x: 1}]",
+               content_type="application/x-yaml")
+    assert error(bad) == (400, "InvalidQuery")
+
+
+def test_archives_filter(admin_client: Client, world: World) -> None:
+    from lomas.domain import User
+    from lomas.services import querying
+    from lomas_client import models as m
+
+    req = m.SmartnoiseSqlRequest(dataset_name="income", query_str="SELECT COUNT(*) AS n FROM df",
+                                 epsilon=1.0, delta=1e-5)
+    querying.smartnoise_sql_query(world.ctx, User("alice"), req, None)
+    rows = call(admin_client, "GET", "/admin/archives?user_name=alice", world.admin_token)
+    assert len(rows.json_body["archives"]) == 1
+    none = call(admin_client, "GET", "/admin/archives?dataset_name=other", world.admin_token)
+    assert none.json_body["archives"] == []

@@ -1,0 +1,66 @@
+"""The real lomas_client against the real apps in-process (WSGI transport adapter)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from lomas_client import (
+    BudgetExhaustedError,
+    Client,
+    InvalidQueryError,
+    UnauthenticatedError,
+    UnauthorizedAccessError,
+)
+
+from functions.container.serve import create_wsgi
+from tests.conftest import World
+from tests.support.wsgi_transport import session_for
+
+URL = "http://lomas.test"
+
+
+@pytest.fixture
+def client(world: World) -> Client:
+    return Client(URL, world.token, "income", session=session_for(create_wsgi(world.ctx)))
+
+
+def test_the_readme_flow(client: Client) -> None:
+    before = client.get_remaining_budget()
+    cost = client.smartnoise_sql.cost("SELECT COUNT(*) AS n, AVG(income) AS avg_income FROM income",
+                                      epsilon=1.0, delta=1e-5)
+    frame = client.smartnoise_sql.query(
+        "SELECT COUNT(*) AS n, AVG(income) AS avg_income FROM income", epsilon=1.0, delta=1e-5)
+    assert isinstance(frame, pd.DataFrame) and list(frame.columns) == ["n", "avg_income"]
+    after = client.get_remaining_budget()
+    assert after["remaining_epsilon"] == pytest.approx(before["remaining_epsilon"] - cost.epsilon)
+    assert after["remaining_delta"] == pytest.approx(before["remaining_delta"] - cost.delta)
+    assert client.get_total_spent_budget()["total_spent_epsilon"] == cost.epsilon
+    assert client.get_initial_budget() == {"initial_epsilon": 10.0, "initial_delta": 1e-3}
+    assert len(client.get_previous_queries()) == 1
+
+
+def test_metadata_and_dummy(client: Client) -> None:
+    metadata = client.get_dataset_metadata()
+    assert metadata["columns"]["age"] == {"type": "int", "nullable": False, "lower": 18,
+                                          "upper": 90, "private_id": False}
+    dummy = client.get_dummy_dataset(nb_rows=30, seed=1)
+    assert dummy.shape == (30, 5) and str(dummy["age"].dtype) == "int64"
+    pd.testing.assert_frame_equal(dummy, client.get_dummy_dataset(nb_rows=30, seed=1))
+    free = client.smartnoise_sql.query("SELECT COUNT(*) AS n FROM df", 1.0, 1e-5, dummy=True,
+                                       nb_rows=200)
+    assert list(free.columns) == ["n"]
+    assert client.get_total_spent_budget()["total_spent_epsilon"] == 0.0
+
+
+def test_errors_become_exceptions(client: Client, world: World) -> None:
+    with pytest.raises(InvalidQueryError):
+        client.smartnoise_sql.query("SELECT * FROM df", 1.0, 1e-5)
+    with pytest.raises(BudgetExhaustedError):
+        client.smartnoise_sql.query("SELECT COUNT(*) AS n FROM df", 11.0, 1e-5)
+    other = Client(URL, world.token, "nope", session=session_for(create_wsgi(world.ctx)))
+    with pytest.raises(UnauthorizedAccessError):
+        other.get_dataset_metadata()
+    anonymous = Client(URL, "lomas_wrong", "income", session=session_for(create_wsgi(world.ctx)))
+    with pytest.raises(UnauthenticatedError) as info:
+        anonymous.get_remaining_budget()
+    assert info.value.status == 401

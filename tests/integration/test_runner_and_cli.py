@@ -1,0 +1,80 @@
+"""`make run`'s entrypoint (seed, demo.env, restart) and the lomas-admin CLI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from lomas.config import Settings
+from lomas.domain import PrivacyCost
+from typer.testing import CliRunner
+
+from functions.admin.cli import app as cli
+from functions.container import serve
+from tests.conftest import LiveServer
+
+
+def test_seed_writes_demo_env_and_a_restart_keeps_everything(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LOMAS_STATE_DIR", str(tmp_path))
+    monkeypatch.setenv("LOMAS_DEV_MODE", "true")
+    monkeypatch.setenv("LOMAS_PORT", "8765")
+    monkeypatch.delenv("LOMAS_MONGODB_URL", raising=False)
+    serve.main(["--check"])
+    env = serve.read_env_file(tmp_path / "demo.env")
+    assert env["LOMAS_URL"] == "http://127.0.0.1:8765"
+    assert env["LOMAS_TOKEN"].startswith("lomas_")
+    assert env["LOMAS_ADMIN_TOKEN"] != env["LOMAS_TOKEN"]
+    assert (tmp_path / "demo.env").stat().st_mode & 0o077 == 0
+
+    ctx, embedded = serve.start(Settings())
+    assert ctx.store.list_datasets() == ["income_synth", "penguins"]
+    assert ctx.store.spend("dr_antartica", "penguins", PrivacyCost(1.0, 0.0)) is not None
+    embedded.stop()
+
+    serve.main(["--check"])  # restart
+    assert serve.read_env_file(tmp_path / "demo.env") == env  # same tokens still valid
+    ctx, embedded = serve.start(Settings())
+    grant = ctx.store.get_grant("dr_antartica", "penguins")
+    assert grant is not None and grant.spent.epsilon == 1.0
+    embedded.stop()
+    assert len(Path(tmp_path / "data" / "income_synth.csv").read_text().splitlines()) == 200_001
+
+
+def run(server: LiveServer, *args: str):
+    return CliRunner().invoke(
+        cli, ["--url", server.url, "--token", server.world.admin_token, *args])
+
+
+def test_cli_over_the_admin_api(live_server: LiveServer) -> None:
+    added = run(live_server, "users", "add", "bob")
+    assert added.exit_code == 0 and "lomas_" in added.output
+    listed = run(live_server, "users", "list")
+    assert "bob" in listed.output and "alice" in listed.output
+    granted = run(live_server, "grants", "set", "bob", "income", "--epsilon", "2",
+                  "--delta", "0.0001")
+    assert granted.exit_code == 0 and '"remaining_epsilon": 2.0' in granted.output
+    assert run(live_server, "datasets", "list").output.count("income") == 1
+    assert run(live_server, "archives", "--user", "bob").exit_code == 0
+    assert run(live_server, "users", "set", "bob", "--no-may-query").exit_code == 0
+    missing = run(live_server, "users", "show", "ghost")
+    assert missing.exit_code == 1 and "NotFound" in missing.output
+
+
+def test_cli_import_and_bad_token(live_server: LiveServer, tmp_path: Path) -> None:
+    doc = tmp_path / "setup.yaml"
+    doc.write_text("users:\n  - {user_name: dora}\n")
+    result = run(live_server, "import", str(doc))
+    assert result.exit_code == 0 and "dora" in result.output
+    denied = CliRunner().invoke(cli, ["--url", live_server.url, "--token", "nope", "users",
+                                      "list"])
+    assert denied.exit_code == 1 and "Unauthenticated" in denied.output
+
+
+def test_bootstrap_writes_the_first_admin(embedded_uri: str, monkeypatch) -> None:
+    monkeypatch.setenv("LOMAS_MONGODB_URL", embedded_uri)
+    monkeypatch.setenv("LOMAS_MONGODB_DB", "bootstrap_test")
+    first = CliRunner().invoke(cli, ["bootstrap", "--name", "root"])
+    assert first.exit_code == 0 and "lomas_" in first.output
+    again = CliRunner().invoke(cli, ["bootstrap", "--name", "root"])
+    assert again.exit_code == 1 and "Conflict" in again.output

@@ -1,0 +1,144 @@
+"""The charged-run flow: claim, atomic spend, one execution, refund rules."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+
+import pandas as pd
+import pytest
+from lomas.domain import Dataset, PrivacyCost, User
+from lomas.dp.tables import TableCache
+from lomas.errors import BudgetExhausted, Conflict, DatasetUnavailable, ExternalLibraryError
+from lomas.services import querying
+from lomas_client import models as m
+
+from tests.conftest import World
+
+ALICE = User("alice")
+QUERY = "SELECT COUNT(*) AS n, AVG(income) AS a FROM income"
+
+
+def req(query: str = QUERY) -> m.SmartnoiseSqlRequest:
+    return m.SmartnoiseSqlRequest(dataset_name="income", query_str=query, epsilon=1.0, delta=1e-5)
+
+
+def remaining(world: World) -> PrivacyCost:
+    grant = world.store.get_grant("alice", "income")
+    assert grant is not None
+    return grant.remaining
+
+
+class BrokenLoader:
+    """A DatasetLoader whose source is down."""
+
+    def version(self, dataset: Dataset) -> str:
+        return "v"
+
+    def load(self, dataset: Dataset) -> pd.DataFrame:
+        raise DatasetUnavailable("Dataset 'income' is unavailable.")
+
+
+class ColumnDroppingLoader:
+    """A DatasetLoader returning a table without a declared column: snsql fails."""
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+
+    def version(self, dataset: Dataset) -> str:
+        return self.inner.version(dataset)
+
+    def load(self, dataset: Dataset) -> pd.DataFrame:
+        return self.inner.load(dataset).drop(columns=["income"])
+
+
+def test_query_charges_the_computed_cost_and_archives(world: World) -> None:
+    before = remaining(world)
+    out = querying.smartnoise_sql_query(world.ctx, ALICE, req(), "key-1")
+    assert out["epsilon"] == 3.0
+    assert remaining(world).epsilon == pytest.approx(before.epsilon - 3.0)
+    [record] = world.store.list_archives(user="alice")
+    assert record.status == "done" and record.response == out and record.cost.epsilon == 3.0
+
+
+def test_same_key_replays_without_a_second_charge(world: World) -> None:
+    first = querying.smartnoise_sql_query(world.ctx, ALICE, req(), "key-1")
+    after_first = remaining(world)
+    assert querying.smartnoise_sql_query(world.ctx, ALICE, req(), "key-1") == first
+    assert remaining(world) == after_first
+    assert world.ctx.tables.stats.builds == 1
+
+
+def test_same_key_other_body_is_a_conflict(world: World) -> None:
+    querying.smartnoise_sql_query(world.ctx, ALICE, req(), "key-1")
+    with pytest.raises(Conflict, match="different request"):
+        querying.smartnoise_sql_query(world.ctx, ALICE, req("SELECT COUNT(*) AS n FROM df"),
+                                      "key-1")
+
+
+def test_duplicate_while_running_neither_runs_nor_charges(world: World) -> None:
+    from lomas.domain import ArchiveRecord
+
+    body = req().model_dump(mode="json")
+    print_ = querying.fingerprint("smartnoise_sql", body)
+    world.store.claim(ArchiveRecord("alice", "key-1", print_, "income", "smartnoise_sql", body))
+    before = remaining(world)
+    with pytest.raises(Conflict, match="still running"):
+        querying.smartnoise_sql_query(world.ctx, ALICE, req(), "key-1")
+    assert remaining(world) == before
+    assert world.ctx.tables.stats.loads == 0
+
+
+def test_budget_exhausted_charges_nothing_and_archives_nothing(world: World) -> None:
+    world.store.put_grant("alice", "income", PrivacyCost(2.0, 1e-3))
+    with pytest.raises(BudgetExhausted):
+        querying.smartnoise_sql_query(world.ctx, ALICE, req(), None)
+    assert remaining(world) == PrivacyCost(2.0, 1e-3)
+    assert world.store.list_archives() == []
+
+
+def test_refund_when_the_data_could_not_be_read(world: World) -> None:
+    ctx = replace(world.ctx, tables=TableCache(BrokenLoader()))
+    with pytest.raises(DatasetUnavailable):
+        querying.smartnoise_sql_query(ctx, ALICE, req(), "key-1")
+    assert remaining(world) == PrivacyCost(10.0, 1e-3)
+    # the key was released: a retry once the source is back runs normally
+    assert querying.smartnoise_sql_query(world.ctx, ALICE, req(), "key-1")["epsilon"] == 3.0
+
+
+def test_no_refund_once_the_engine_ran(world: World) -> None:
+    ctx = replace(world.ctx, tables=TableCache(ColumnDroppingLoader(world.loader)))
+    with pytest.raises(ExternalLibraryError):
+        querying.smartnoise_sql_query(ctx, ALICE, req(), "key-1")
+    assert remaining(world).epsilon == pytest.approx(7.0)
+    [record] = world.store.list_archives()
+    assert record.status == "failed" and record.error["type"] == "ExternalLibraryError"
+    with pytest.raises(ExternalLibraryError):  # a retry replays the failure, uncharged
+        querying.smartnoise_sql_query(ctx, ALICE, req(), "key-1")
+    assert remaining(world).epsilon == pytest.approx(7.0)
+
+
+def test_dummy_query_is_free_and_not_archived(world: World) -> None:
+    dummy = m.SmartnoiseSqlDummyRequest(**req().model_dump(), dummy_nb_rows=300, dummy_seed=1)
+    out = querying.dummy_smartnoise_sql_query(world.ctx, ALICE, dummy)
+    assert out["result"]["df"]["columns"] == ["n", "a"]
+    assert remaining(world) == PrivacyCost(10.0, 1e-3)
+    assert world.store.list_archives() == []
+    assert world.ctx.tables.stats.loads == 0  # the private data was never read
+
+
+def test_concurrent_retries_of_one_key_charge_once(world: World) -> None:
+    with ThreadPoolExecutor(10) as pool:
+        outcomes = list(pool.map(
+            lambda _: _attempt(world), range(10)))
+    assert remaining(world).epsilon == pytest.approx(7.0)
+    assert len(world.store.list_archives()) == 1
+    assert all(o in ("ok", "Conflict") for o in outcomes) and "ok" in outcomes
+
+
+def _attempt(world: World) -> str:
+    try:
+        querying.smartnoise_sql_query(world.ctx, ALICE, req(), "same-key")
+        return "ok"
+    except Conflict:
+        return "Conflict"
