@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import sqlite3
 from typing import Any
@@ -81,17 +82,32 @@ def estimate_cost(
     if metadata.censor_dims and request.delta == 0:
         # snsql accepts this when costing and refuses it only when executing.
         raise InvalidQuery("This dataset censors dimensions: delta must be above 0.")
-    priv = privacy(request.epsilon, request.delta, request.mechanisms)
+    mechanisms = tuple(sorted(request.mechanisms.items()))
+    epsilon, delta = _cost(dataset_name, metadata.model_dump_json(), request.query_str,
+                           request.epsilon, request.delta, mechanisms)
+    return PrivacyCost(epsilon, delta)
+
+
+@functools.lru_cache(maxsize=1024)
+def _cost(dataset_name: str, metadata_json: str, query: str, epsilon: float, delta: float,
+          mechanisms: tuple[tuple[str, str], ...]) -> tuple[float, float]:
+    """snsql's cost: a pure function of its arguments, memoised.
+
+    Costing rewrites the query and searches noise scales through OpenDP (~45 ms);
+    a researcher re-running a query, or a retry, pays it once. Errors are not cached.
+    """
+    metadata = DatasetMetadata.model_validate_json(metadata_json)
+    priv = privacy(epsilon, delta, dict(mechanisms))
     try:
         reader = _reader(_NO_DATA, dataset_name, metadata, priv)
-        epsilon, delta = reader.get_privacy_cost(request.query_str)
+        cost_epsilon, cost_delta = reader.get_privacy_cost(query)
     except _LIBRARY_ERRORS as exc:
         raise InvalidQuery(f"Invalid SmartNoise-SQL query: {_short(exc)}") from exc
     except Exception as exc:
         if type(exc).__module__.startswith(("snsql", "antlr4")):
             raise InvalidQuery(f"Invalid SmartNoise-SQL query: {_short(exc)}") from exc
         raise
-    return PrivacyCost(float(epsilon), float(delta))
+    return float(cost_epsilon), float(cost_delta)
 
 
 def execute(
