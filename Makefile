@@ -20,7 +20,7 @@ test: $(STAMP) lint  ## lint, then the whole test suite
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check shared functions client tests bench
+	$(BIN)/ruff check shared functions client tests bench examples
 	$(BIN)/lint-imports
 	$(BIN)/mypy shared/lomas client/lomas_client
 

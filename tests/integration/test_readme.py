@@ -1,0 +1,43 @@
+"""The README's quickstart is examples/quickstart.py, and it runs against a live server."""
+
+from __future__ import annotations
+
+import ast
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from lomas.domain import PrivacyCost
+
+from tests.conftest import World, serve
+from tests.support.data import write_income
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_readme_snippet_is_the_example_file() -> None:
+    readme = (ROOT / "README.md").read_text()
+    start = readme.index("```python\n") + len("```python\n")
+    snippet = readme[start:readme.index("```", start)]
+    example = (ROOT / "examples" / "quickstart.py").read_text()
+    assert example.endswith(snippet)
+    assert len([line for line in snippet.splitlines() if line.strip()]) <= 10
+
+
+def test_quickstart_runs_and_the_budget_drops_by_the_cost(mongo_world: World) -> None:
+    store = mongo_world.store
+    store.create_dataset(write_income(mongo_world.ctx.settings.resolved_data_root, "income_synth"))
+    store.put_grant("alice", "income_synth", PrivacyCost(10.0, 0.005))
+    for server in serve(mongo_world):
+        env = dict(os.environ, LOMAS_URL=server.url, LOMAS_TOKEN=mongo_world.token)
+        out = subprocess.run([sys.executable, str(ROOT / "examples" / "quickstart.py")], env=env,
+                             capture_output=True, text=True, timeout=120, check=True).stdout
+    lines = out.splitlines()
+    before, after = ast.literal_eval(lines[0]), ast.literal_eval(lines[-1])
+    assert "epsilon=3.0" in lines[1]
+    assert "avg_income" in out
+    assert after["remaining_epsilon"] == pytest.approx(before["remaining_epsilon"] - 3.0)
+    grant = store.get_grant("alice", "income_synth")
+    assert grant is not None and grant.spent.epsilon == 3.0
