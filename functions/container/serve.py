@@ -35,7 +35,8 @@ def create_wsgi(ctx: Context) -> ChaliceWsgi:
 def read_env_file(path: Path) -> dict[str, str]:
     if not path.exists():
         return {}
-    pairs = (line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
+    lines = (line.removeprefix("export ") for line in path.read_text().splitlines())
+    pairs = (line.split("=", 1) for line in lines if "=" in line)
     return {k.strip(): v.strip() for k, v in pairs}
 
 
@@ -43,7 +44,9 @@ def write_demo_env(settings: Settings, admin_token: str, token: str) -> Path:
     path = settings.state_dir / "demo.env"
     path.parent.mkdir(parents=True, exist_ok=True)
     url = f"http://{settings.host}:{settings.port}"
-    path.write_text(f"LOMAS_URL={url}\nLOMAS_ADMIN_TOKEN={admin_token}\nLOMAS_TOKEN={token}\n")
+    values = {"LOMAS_URL": url, "LOMAS_ADMIN_URL": url, "LOMAS_ADMIN_TOKEN": admin_token,
+              "LOMAS_TOKEN": token}
+    path.write_text("".join(f"export {k}={v}\n" for k, v in values.items()))
     path.chmod(0o600)
     return path
 
@@ -67,7 +70,7 @@ def seed_demo(ctx: Context) -> None:
         f"\nLomas is running on http://{ctx.settings.host}:{ctx.settings.port}\n"
         f"  researcher {demo.RESEARCHER}: LOMAS_TOKEN={tokens.researcher}\n"
         f"  admin {demo.ADMIN}: LOMAS_ADMIN_TOKEN={tokens.admin}\n"
-        f"  (also in {path}; `source {path}` to use them)\n",
+        f"  (also in {path}: `source {path}` exports them)\n",
         flush=True,
     )
 
