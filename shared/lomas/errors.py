@@ -42,6 +42,14 @@ class Conflict(LomasError):
     """The object exists already, or an idempotency key is reused."""
 
 
+class MethodNotAllowed(LomasError):
+    """The route exists, but not for this HTTP method."""
+
+
+class UnsupportedMediaType(LomasError):
+    """The request body's Content-Type is not one the route reads."""
+
+
 class PayloadTooLarge(LomasError):
     """The request body is over the configured limit."""
 

@@ -203,3 +203,13 @@ def test_500_is_generic_with_a_request_id_in_the_log(world: World, caplog) -> No
     request_id = response.headers["X-Request-Id"]
     assert request_id in response.json_body["message"]
     assert any(request_id in r.getMessage() for r in caplog.records)
+
+
+def test_405_and_415_come_in_the_same_error_shape(query_client: Client, world: World) -> None:
+    auth = {"Authorization": f"Bearer {world.token}"}
+    wrong_method = query_client.http.get("/get_remaining_budget", headers=auth)
+    assert error(wrong_method) == (405, "MethodNotAllowed")
+    form = query_client.http.post(
+        "/get_remaining_budget", body="dataset_name=income",
+        headers={**auth, "Content-Type": "application/x-www-form-urlencoded"})
+    assert error(form) == (415, "UnsupportedMediaType")
