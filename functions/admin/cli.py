@@ -185,7 +185,7 @@ def bootstrap(name: str = "admin") -> None:
 
     ctx, embedded = start(Settings())
     try:
-        show(admin.create_user(ctx.store, CreateUserRequest(user_name=name, is_admin=True))
+        show(admin.create_user(ctx, CreateUserRequest(user_name=name, is_admin=True))
              .model_dump())
     except LomasError as exc:
         err.print(f"[red]error[/red] {exc.type}: {exc.message}")

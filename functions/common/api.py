@@ -60,10 +60,8 @@ def validation_message(exc: ValidationError) -> str:
     return "Invalid request: " + "; ".join(parts[:10])
 
 
-def parse_body[M: BaseModel](request: Request, model: type[M], limit: int) -> M:
+def parse_body[M: BaseModel](request: Request, model: type[M]) -> M:
     raw = request.raw_body or b""
-    if len(raw) > limit:
-        raise PayloadTooLarge(f"The request body is over {limit} bytes.")
     try:
         return model.model_validate(json.loads(raw or b"null"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -100,7 +98,7 @@ def endpoint(
                 user = authenticate(ctx.store, bearer(request))
                 if admin:
                     require_admin(user)
-                args = [parse_body(request, body, ctx.settings.max_body_bytes)] if body else []
+                args = [parse_body(request, body)] if body else []
                 result = fn(Call(ctx, user, request), *args, **path)
                 if result is None:
                     return Response(body="", status_code=204, headers={"X-Request-Id": request_id})

@@ -106,7 +106,7 @@ def _token(ctx: Context, name: str, is_admin: bool, known: str | None) -> str:
             pass
     if ctx.store.get_user(name) is None:
         req = m.CreateUserRequest(user_name=name, is_admin=is_admin)
-        return admin.create_user(ctx.store, req).token
+        return admin.create_user(ctx, req).token
     return admin.rotate_token(ctx, name).token
 
 

@@ -151,3 +151,17 @@ def test_archives_filter(admin_client: Client, world: World) -> None:
     assert len(rows.json_body["archives"]) == 1
     none = call(admin_client, "GET", "/admin/archives?dataset_name=other", world.admin_token)
     assert none.json_body["archives"] == []
+
+
+def test_bulk_import_writes_nothing_if_any_part_fails(admin_client: Client, world: World) -> None:
+    doc = IMPORT.replace("dataset_name: income3, initial", "dataset_name: ghost, initial")
+    response = call(admin_client, "POST", "/admin/import", world.admin_token, doc,
+                    content_type="application/x-yaml")
+    assert error(response) == (404, "NotFound")
+    assert world.store.get_user("carol") is None
+    assert world.store.get_dataset("income3") is None
+    taken = IMPORT.replace("user_name: carol}\ndatasets", "user_name: alice}\ndatasets")
+    response = call(admin_client, "POST", "/admin/import", world.admin_token, taken,
+                    content_type="application/x-yaml")
+    assert error(response) == (409, "Conflict")
+    assert world.store.get_dataset("income3") is None

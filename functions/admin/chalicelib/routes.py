@@ -14,7 +14,7 @@ YAML_TYPES = ["application/x-yaml", "application/yaml", "text/yaml", "text/plain
 @bp.route("/admin/users", methods=["POST"])
 @endpoint(bp, deps, m.CreateUserRequest, admin=True, status=201)
 def create_user(call: Call, req: m.CreateUserRequest) -> m.UserToken:
-    return admin.create_user(call.ctx.store, req)
+    return admin.create_user(call.ctx, req)
 
 
 @bp.route("/admin/users", methods=["GET"])

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from lomas.adapters.loaders.local import resolve_inside
 from lomas.domain import Dataset, Grant, PrivacyCost, User
-from lomas.errors import InvalidQuery, NotFound
+from lomas.errors import Conflict, InvalidQuery, NotFound
 from lomas.ports import StateStore
 from lomas.services.context import Context
 from lomas.services.researcher import previous_query
@@ -22,10 +22,10 @@ def _info(user: User) -> m.UserInfo:
     return m.UserInfo(user_name=user.name, is_admin=user.is_admin, may_query=user.may_query)
 
 
-def create_user(store: StateStore, req: m.CreateUserRequest) -> m.UserToken:
+def create_user(ctx: Context, req: m.CreateUserRequest) -> m.UserToken:
     """Create a user and issue their token (shown once). Raises Conflict."""
     token = new_token()
-    store.create_user(User(req.user_name, req.is_admin, req.may_query), hash_token(token))
+    ctx.store.create_user(User(req.user_name, req.is_admin, req.may_query), hash_token(token))
     return m.UserToken(user_name=req.user_name, token=token)
 
 
@@ -149,9 +149,35 @@ def parse_import(text: str) -> m.ImportDocument:
         raise InvalidQuery(f"The import document is not valid: {exc}") from exc
 
 
+def _check_import(ctx: Context, doc: m.ImportDocument) -> None:
+    """Refuse the whole document before writing anything if a part of it cannot apply."""
+    users = [u.user_name for u in doc.users]
+    datasets = [d.dataset_name for d in doc.datasets]
+    for kind, names, exists in (("User", users, ctx.store.get_user),
+                                ("Dataset", datasets, ctx.store.get_dataset)):
+        if len(set(names)) != len(names):
+            raise InvalidQuery(f"{kind} names repeat in the import document.")
+        if taken := [n for n in names if exists(n) is not None]:
+            raise Conflict(f"{kind}(s) already exist: {', '.join(taken)}.")
+    root = ctx.settings.resolved_data_root
+    for d in doc.datasets:
+        resolve_inside(root, d.dataset_access.path)
+        if d.metadata_path:
+            _load_metadata(root, d.metadata_path)
+    for g in doc.grants:
+        if g.user_name not in users and ctx.store.get_user(g.user_name) is None:
+            raise NotFound(f"User {g.user_name!r} does not exist.")
+        if g.dataset_name not in datasets and ctx.store.get_dataset(g.dataset_name) is None:
+            raise NotFound(f"Dataset {g.dataset_name!r} does not exist.")
+
+
 def import_document(ctx: Context, doc: m.ImportDocument) -> m.ImportResponse:
-    """Create users, datasets and grants in that order; stops at the first error."""
-    users = [create_user(ctx.store, u) for u in doc.users]
+    """Create users, datasets and grants, after checking that all of them can apply.
+
+    Raises Conflict, NotFound or InvalidQuery with nothing written.
+    """
+    _check_import(ctx, doc)
+    users = [create_user(ctx, u) for u in doc.users]
     datasets = [create_dataset(ctx, d).dataset_name for d in doc.datasets]
     grants = [
         put_grant(ctx, g.user_name, g.dataset_name,

@@ -32,12 +32,13 @@ class LocalLoader:
         return resolve_inside(self._root, dataset.access.path)
 
     def version(self, dataset: Dataset) -> str:
+        path = self._path(dataset)
         try:
-            stat = self._path(dataset).stat()
+            stat = path.stat()
         except OSError as exc:
             log.error("dataset %s: cannot stat its file: %s", dataset.name, exc)
             raise DatasetUnavailable(f"Dataset {dataset.name!r} is unavailable.") from exc
-        return f"{stat.st_mtime_ns}-{stat.st_size}"
+        return f"{path}:{stat.st_mtime_ns}:{stat.st_size}"
 
     def load(self, dataset: Dataset) -> pd.DataFrame:
         try:
