@@ -19,19 +19,18 @@ from pathlib import Path
 
 import snsql
 from lomas import demo
-from lomas.adapters.loaders.local import LocalLoader
 from lomas.adapters.mongo import MongoStore
 from lomas.adapters.mongo.embedded import EmbeddedStore
 from lomas.config import Settings
 from lomas.domain import Dataset, PrivacyCost, User
 from lomas.dp.smartnoise_sql import snsql_metadata
-from lomas.dp.tables import SqlTable, TableCache
-from lomas.services.context import Context
+from lomas.dp.tables import SqlTable
 from lomas.services.tokens import hash_token, new_token
 from lomas_client import Client
 from lomas_client import models as m
 from waitress.server import create_server
 
+from functions.common.wiring import build_context
 from functions.container.serve import create_wsgi
 
 QUERY = "SELECT COUNT(*) AS n, AVG(income) AS avg_income FROM income"
@@ -57,7 +56,7 @@ def bench_size(rows: int, runs: int, store: MongoStore,
     store.create_user(User("bench"), hash_token(token))
     store.put_grant("bench", "income", PrivacyCost(1e9, 0.5))
     settings = Settings(state_dir=root, data_root=root, mongodb_url="bench")
-    ctx = Context(settings, store, TableCache(LocalLoader(root)))
+    ctx = build_context(settings, store=store)
     server = create_server(create_wsgi(ctx), host="127.0.0.1", port=0, threads=4)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -11,17 +11,17 @@ from pathlib import Path
 
 import pytest
 from chalice.test import Client as ChaliceClient
-from lomas.adapters.loaders.local import LocalLoader
+from lomas.adapters.loaders.loader import Loader
 from lomas.adapters.mongo import MongoStore
 from lomas.adapters.mongo.embedded import EmbeddedStore
 from lomas.config import Settings
 from lomas.domain import PrivacyCost, User
-from lomas.dp.tables import TableCache
 from lomas.ports import StateStore
 from lomas.services.context import Context
 from lomas.services.tokens import hash_token, new_token
 from lomas.testing.fakes import InMemoryStore
 
+from functions.common.wiring import build_context
 from functions.container.apps import load_app
 from functions.container.serve import create_wsgi
 from tests.support.data import write_income
@@ -69,7 +69,7 @@ class World:
     ctx: Context
     admin_token: str
     token: str
-    loader: LocalLoader
+    loader: Loader
 
     @property
     def store(self) -> StateStore:
@@ -84,9 +84,9 @@ def make_world(store: StateStore, root: Path, budget: PrivacyCost, **settings: o
     store.create_user(User("admin", is_admin=True), hash_token(admin_token))
     store.create_user(User("alice"), hash_token(token))
     store.put_grant("alice", "income", budget)
-    loader = LocalLoader(data)
     cfg = Settings(state_dir=root, data_root=data, mongodb_url="unused", **settings)  # type: ignore[arg-type]
-    return World(Context(cfg, store, TableCache(loader)), admin_token, token, loader)
+    ctx = build_context(cfg, store=store)  # type: ignore[arg-type]
+    return World(ctx, admin_token, token, ctx.loader)  # type: ignore[arg-type]
 
 
 @pytest.fixture

@@ -209,14 +209,58 @@ class PatchUserRequest(Model):
     may_query: bool
 
 
-class LocalAccess(Model):
-    """A file under the server's data root (CSV)."""
+SecretName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.\-/]{1,128}$")]
+FileFormat = Literal["csv", "parquet", "json", "yaml"]
+
+
+class Access(Model):
+    format: FileFormat | None = Field(
+        default=None, description="csv or parquet for data, yaml or json for metadata; "
+        "default: from the file name's suffix.")
+
+    def location(self) -> str:
+        """Where the file is, for messages to an administrator (never to researchers)."""
+        raise NotImplementedError
+
+
+class LocalAccess(Access):
+    """A file under the server's data root."""
 
     type: Literal["local"] = "local"
     path: str = Field(min_length=1)
 
+    def location(self) -> str:
+        return self.path
 
-DatasetAccess = LocalAccess
+
+class S3Access(Access):
+    """An object in S3 or an S3-compatible store (MinIO, Ceph, LocalStack)."""
+
+    type: Literal["s3"] = "s3"
+    bucket: str = Field(min_length=3, max_length=63)
+    key: str = Field(min_length=1, max_length=1024)
+    endpoint_url: str | None = Field(default=None, pattern=r"^https?://")
+    region: str | None = None
+    credentials_name: SecretName | None = Field(
+        default=None, description="Named credentials the server holds; none: its own role.")
+
+    def location(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+
+class HttpAccess(Access):
+    """A file on an HTTP(S) server."""
+
+    type: Literal["http"] = "http"
+    url: str = Field(pattern=r"^https?://", max_length=2048)
+    headers_name: SecretName | None = Field(
+        default=None, description="A named secret holding request headers (e.g. a token).")
+
+    def location(self) -> str:
+        return self.url.split("?", 1)[0]
+
+
+DatasetAccess = Annotated[LocalAccess | S3Access | HttpAccess, Field(discriminator="type")]
 
 
 class CreateDatasetRequest(Model):
@@ -226,11 +270,14 @@ class CreateDatasetRequest(Model):
     metadata_path: str | None = Field(
         default=None, description="YAML or JSON file under the data root, instead of inline."
     )
+    metadata_access: DatasetAccess | None = Field(
+        default=None, description="YAML or JSON metadata from local, S3 or HTTP.")
 
     @model_validator(mode="after")
     def _one_metadata_source(self) -> CreateDatasetRequest:
-        if (self.metadata is None) == (self.metadata_path is None):
-            raise ValueError("give exactly one of metadata and metadata_path")
+        sources = (self.metadata, self.metadata_path, self.metadata_access)
+        if sum(s is not None for s in sources) != 1:
+            raise ValueError("give exactly one of metadata, metadata_path and metadata_access")
         if self.dataset_name == "df":
             raise ValueError("'df' is reserved: every dataset is also addressable as df")
         return self
@@ -240,6 +287,21 @@ class DatasetInfo(Model):
     dataset_name: str
     dataset_access: DatasetAccess
     metadata: DatasetMetadata
+
+
+class DatasetProblem(Model):
+    """One way the data departs from its metadata; counts only, never values."""
+
+    column: str | None
+    problem: str
+    rows: int = 0
+
+
+class DatasetCheckResponse(Model):
+    dataset_name: str
+    rows: int
+    columns: list[str]
+    problems: list[DatasetProblem]
 
 
 class DatasetsResponse(Model):

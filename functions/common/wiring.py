@@ -5,20 +5,50 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from lomas.adapters.loaders.local import LocalLoader
+from lomas.adapters.loaders.http import HttpSource
+from lomas.adapters.loaders.loader import Loader
+from lomas.adapters.loaders.local import LocalSource
+from lomas.adapters.loaders.s3 import S3Source
+from lomas.adapters.loaders.secrets import AwsSecrets, ChainSecrets, EnvSecrets, FileSecrets
 from lomas.adapters.mongo import MongoStore
 from lomas.config import Settings
 from lomas.dp.tables import TableCache
+from lomas.ports import SecretStore
 from lomas.services.context import Context
 
 
-def build_context(settings: Settings) -> Context:
+def build_secrets(settings: Settings) -> SecretStore:
+    """Environment first, then the secrets file, then AWS Secrets Manager."""
+    sources: list[SecretStore] = [EnvSecrets()]
+    if settings.secrets_file:
+        sources.append(FileSecrets(settings.secrets_file))
+    if settings.aws_secrets_prefix is not None:
+        sources.append(AwsSecrets.default(settings.aws_secrets_prefix))
+    return ChainSecrets(*sources)
+
+
+def build_loader(settings: Settings, secrets: SecretStore | None = None) -> Loader:
+    secrets = secrets or build_secrets(settings)
+    timeouts = {"connect_timeout": settings.source_connect_timeout,
+                "read_timeout": settings.source_read_timeout}
+    return Loader(
+        LocalSource(settings.resolved_data_root),
+        S3Source(secrets, **timeouts),
+        HttpSource(secrets, max_bytes=settings.http_max_bytes,
+                   max_redirects=settings.http_max_redirects, **timeouts),
+    )
+
+
+def build_context(settings: Settings, store: MongoStore | None = None,
+                  loader: Loader | None = None) -> Context:
     """The real adapters for these settings. LOMAS_MONGODB_URL must be set."""
-    if not settings.mongodb_url:
-        raise RuntimeError("LOMAS_MONGODB_URL is not set (the local runner starts a store)")
-    store = MongoStore.connect(settings.mongodb_url, settings.mongodb_db)
-    tables = TableCache(LocalLoader(settings.resolved_data_root), settings.reader_cache_size)
-    return Context(settings, store, tables)
+    if store is None:
+        if not settings.mongodb_url:
+            raise RuntimeError("LOMAS_MONGODB_URL is not set (the local runner starts a store)")
+        store = MongoStore.connect(settings.mongodb_url, settings.mongodb_db)
+    loader = loader or build_loader(settings)
+    tables = TableCache(loader, settings.cache_max_bytes, settings.cache_revalidate_seconds)
+    return Context(settings, store, loader, tables)
 
 
 class ContextHolder:

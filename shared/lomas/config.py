@@ -25,7 +25,20 @@ class Settings(BaseSettings):
     dev_mode: bool = False
     max_body_bytes: int = 1_000_000
     max_dummy_rows: int = 100_000
-    reader_cache_size: int = 4
+    cache_max_bytes: int = Field(
+        default=4 << 30, description="Memory for warm tables and their SQLite copies (LRU).")
+    cache_revalidate_seconds: float = Field(
+        default=0.0, description="Trust a cached table this long before asking the source "
+        "whether it changed (0: ask on every query; a HEAD or stat is cheap).")
+    secrets_file: Path | None = Field(
+        default=None, description="YAML/JSON file of named secrets (S3 keys, HTTP headers).")
+    aws_secrets_prefix: str | None = Field(
+        default=None, description="Also look named secrets up in AWS Secrets Manager "
+        "as <prefix><name>.")
+    source_connect_timeout: float = 5.0
+    source_read_timeout: float = 60.0
+    http_max_bytes: int = 2 << 30
+    http_max_redirects: int = 3
     log_level: str = "INFO"
 
     @property

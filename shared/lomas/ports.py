@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 import pandas as pd
+from lomas_client.models import DatasetCheckResponse, DatasetMetadata
 
-from lomas.domain import ArchiveRecord, Dataset, Grant, PrivacyCost, User
+from lomas.domain import ArchiveRecord, Dataset, DatasetAccess, Grant, PrivacyCost, User
 
 
 class UserStore(Protocol):
@@ -96,8 +97,30 @@ class StateStore(UserStore, DatasetStore, BudgetLedger, QueryArchive, Protocol):
 
 
 class DatasetLoader(Protocol):
-    def version(self, dataset: Dataset) -> str:
-        """A cheap token that changes when the data changes (mtime+size, ETag)."""
+    def version(self, dataset: Dataset) -> str | None:
+        """A cheap token that changes when the data changes (mtime+size, ETag).
+
+        None when the source offers none: the data is then read every time.
+        Raises DatasetUnavailable.
+        """
 
     def load(self, dataset: Dataset) -> pd.DataFrame:
-        """Read the private table. Raises DatasetUnavailable."""
+        """Read the private table with its declared types. Raises DatasetUnavailable."""
+
+
+class DatasetSources(DatasetLoader, Protocol):
+    """The loader as the admin services use it too."""
+
+    def validate_access(self, access: DatasetAccess) -> None:
+        """Raises InvalidQuery for an access that can never work."""
+
+    def load_metadata(self, access: DatasetAccess) -> DatasetMetadata:
+        """Raises InvalidQuery if the file cannot be read or is not valid metadata."""
+
+    def check(self, dataset: Dataset) -> DatasetCheckResponse:
+        """Load once and report how the data departs from its metadata."""
+
+
+class SecretStore(Protocol):
+    def get(self, name: str) -> dict[str, str]:
+        """The named secret's fields. Raises SecretNotFound."""

@@ -7,7 +7,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from lomas_client.models import DatasetAccess, DatasetMetadata
+from lomas_client.models import DatasetMetadata, HttpAccess, LocalAccess, S3Access
+
+DatasetAccess = LocalAccess | S3Access | HttpAccess
 
 BUDGET_TOLERANCE = 1e-9
 """Relative slack when comparing a cost with a remaining budget.

@@ -1,8 +1,10 @@
 """Warm per-instance cache of loaded datasets and their SQLite copies.
 
 Loading a table and copying it into SQLite (what SmartNoise-SQL queries) is
-the slow part of a query; both are kept per dataset and per data version,
-in a small LRU, and built once even under concurrent requests.
+the slow part of a query; both are kept per dataset and per data version
+(file mtime+size, S3 ETag, HTTP ETag/Last-Modified) in an LRU bounded in
+bytes, and built once even under concurrent requests. A cheap revalidation
+(stat, HEAD) picks up a changed source on the next query.
 """
 
 from __future__ import annotations
@@ -11,7 +13,9 @@ import logging
 import re
 import sqlite3
 import threading
+import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -39,63 +43,106 @@ class SqlTable:
         conn.execute(f'CREATE VIEW "{dataset_name}" AS SELECT * FROM df')  # noqa: S608 - checked
         return cls(conn)
 
-
-@dataclass
-class CachedData:
-    version: str
-    frame: pd.DataFrame
-    _sql: SqlTable | None = None
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def sql(self, dataset_name: str, stats: CacheStats) -> SqlTable:
-        with self._lock:
-            if self._sql is None:
-                self._sql = SqlTable.build(self.frame, dataset_name)
-                stats.builds += 1
-            return self._sql
+    def size(self) -> int:
+        pages = self.connection.execute("PRAGMA page_count").fetchone()[0]
+        return int(pages * self.connection.execute("PRAGMA page_size").fetchone()[0])
 
 
 @dataclass
 class CacheStats:
     loads: int = 0
     builds: int = 0
+    evictions: int = 0
+
+
+@dataclass
+class CachedData:
+    identity: str
+    version: str | None
+    frame: pd.DataFrame
+    checked: float
+    frame_bytes: int = 0
+    _sql: SqlTable | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def size(self) -> int:
+        return self.frame_bytes + (self._sql.size() if self._sql else 0)
 
 
 class TableCache:
-    """LRU of (dataset name -> data at a version); a new version reloads."""
+    """dataset name -> its data at a version; LRU within max_bytes."""
 
-    def __init__(self, loader: DatasetLoader, size: int = 4) -> None:
+    def __init__(self, loader: DatasetLoader, max_bytes: int = 4 << 30,
+                 revalidate_seconds: float = 0.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self._loader = loader
-        self._size = max(size, 1)
+        self._max_bytes = max_bytes
+        self._revalidate = revalidate_seconds
+        self._clock = clock
         self._entries: OrderedDict[str, CachedData] = OrderedDict()
         self._lock = threading.Lock()
         self._loading: dict[str, threading.Lock] = {}
         self.stats = CacheStats()
 
+    @staticmethod
+    def _identity(dataset: Dataset) -> str:
+        return dataset.access.model_dump_json() + dataset.metadata.model_dump_json()
+
+    def _fresh(self, dataset: Dataset) -> CachedData | None:
+        """The cached entry if still valid; asks the source for its version if due."""
+        with self._lock:
+            entry = self._entries.get(dataset.name)
+        if entry is None or entry.identity != self._identity(dataset):
+            return None
+        now = self._clock()
+        if entry.version is not None and now - entry.checked < self._revalidate:
+            return entry
+        version = self._loader.version(dataset)
+        if version is None or version != entry.version:
+            return None
+        entry.checked = now
+        return entry
+
     def data(self, dataset: Dataset) -> CachedData:
         """The dataset's frame at its current version. Raises DatasetUnavailable."""
-        version = self._loader.version(dataset)
         with self._lock:
             loading = self._loading.setdefault(dataset.name, threading.Lock())
         with loading:
+            entry = self._fresh(dataset)
+            if entry is None:
+                version = self._loader.version(dataset)
+                frame = self._loader.load(dataset)
+                entry = CachedData(self._identity(dataset), version, frame, self._clock(),
+                                   int(frame.memory_usage(deep=True).sum()))
+                with self._lock:
+                    self.stats.loads += 1
+                    self._entries[dataset.name] = entry
             with self._lock:
-                entry = self._entries.get(dataset.name)
-                if entry is not None and entry.version == version:
-                    self._entries.move_to_end(dataset.name)
-                    return entry
-            frame = self._loader.load(dataset)
-            entry = CachedData(version, frame)
-            with self._lock:
-                self.stats.loads += 1
-                self._entries[dataset.name] = entry
                 self._entries.move_to_end(dataset.name)
-                while len(self._entries) > self._size:
-                    evicted, _ = self._entries.popitem(last=False)
-                    log.info("table cache: evicted %s", evicted)
+                self._evict()
             return entry
 
     def sql(self, dataset: Dataset) -> SqlTable:
-        return self.data(dataset).sql(dataset.name, self.stats)
+        """The dataset's SQLite copy, built once per version."""
+        return self.sql_of(self.data(dataset), dataset.name)
+
+    def sql_of(self, entry: CachedData, dataset_name: str) -> SqlTable:
+        with entry._lock:
+            if entry._sql is None:
+                entry._sql = SqlTable.build(entry.frame, dataset_name)
+                with self._lock:
+                    self.stats.builds += 1
+                    self._evict()
+            return entry._sql
+
+    def _evict(self) -> None:
+        """Drop least recently used entries over the bound; the newest always stays."""
+        while len(self._entries) > 1 and sum(e.size for e in self._entries.values()) > \
+                self._max_bytes:
+            name, _ = self._entries.popitem(last=False)
+            self.stats.evictions += 1
+            log.info("table cache: evicted %s", name)
 
     def forget(self, name: str) -> None:
         with self._lock:

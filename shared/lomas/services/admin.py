@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import yaml
 from lomas_client import models as m
 from pydantic import ValidationError
 
-from lomas.adapters.loaders.local import resolve_inside
 from lomas.domain import Dataset, Grant, PrivacyCost, User
 from lomas.errors import Conflict, InvalidQuery, NotFound
 from lomas.ports import StateStore
@@ -63,23 +59,18 @@ def rotate_token(ctx: Context, name: str) -> m.UserToken:
     return m.UserToken(user_name=name, token=token)
 
 
-def _load_metadata(root: Path, relative: str) -> m.DatasetMetadata:
-    path = resolve_inside(root, relative)
-    try:
-        text = path.read_text()
-        raw = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-        return m.DatasetMetadata.model_validate(raw)
-    except OSError as exc:
-        raise InvalidQuery("The metadata file cannot be read.") from exc
-    except (ValueError, yaml.YAMLError, ValidationError) as exc:
-        raise InvalidQuery(f"The metadata file is not valid: {exc}") from exc
+def _metadata(ctx: Context, req: m.CreateDatasetRequest) -> m.DatasetMetadata:
+    """Inline, or read from a local path, S3 or HTTP. Raises InvalidQuery."""
+    if req.metadata is not None:
+        return req.metadata
+    access = req.metadata_access or m.LocalAccess(path=req.metadata_path or "")
+    return ctx.loader.load_metadata(access)
 
 
 def create_dataset(ctx: Context, req: m.CreateDatasetRequest) -> m.DatasetInfo:
-    """Register a dataset. Raises Conflict, InvalidQuery (path or metadata)."""
-    root = ctx.settings.resolved_data_root
-    resolve_inside(root, req.dataset_access.path)
-    metadata = req.metadata or _load_metadata(root, req.metadata_path or "")
+    """Register a dataset. Raises Conflict, InvalidQuery (access or metadata)."""
+    ctx.loader.validate_access(req.dataset_access)
+    metadata = _metadata(ctx, req)
     dataset = Dataset(req.dataset_name, req.dataset_access, metadata)
     ctx.store.create_dataset(dataset)
     return m.DatasetInfo(dataset_name=dataset.name, dataset_access=dataset.access,
@@ -96,6 +87,14 @@ def get_dataset(ctx: Context, name: str) -> m.DatasetInfo:
         raise NotFound(f"Dataset {name!r} does not exist.")
     return m.DatasetInfo(dataset_name=dataset.name, dataset_access=dataset.access,
                          metadata=dataset.metadata)
+
+
+def check_dataset(ctx: Context, name: str) -> m.DatasetCheckResponse:
+    """Load the dataset once and report problems as counts. Raises NotFound."""
+    dataset = ctx.store.get_dataset(name)
+    if dataset is None:
+        raise NotFound(f"Dataset {name!r} does not exist.")
+    return ctx.loader.check(dataset)
 
 
 def delete_dataset(ctx: Context, name: str) -> None:
@@ -159,11 +158,9 @@ def _check_import(ctx: Context, doc: m.ImportDocument) -> None:
             raise InvalidQuery(f"{kind} names repeat in the import document.")
         if taken := [n for n in names if exists(n) is not None]:
             raise Conflict(f"{kind}(s) already exist: {', '.join(taken)}.")
-    root = ctx.settings.resolved_data_root
     for d in doc.datasets:
-        resolve_inside(root, d.dataset_access.path)
-        if d.metadata_path:
-            _load_metadata(root, d.metadata_path)
+        ctx.loader.validate_access(d.dataset_access)
+        _metadata(ctx, d)
     for g in doc.grants:
         if g.user_name not in users and ctx.store.get_user(g.user_name) is None:
             raise NotFound(f"User {g.user_name!r} does not exist.")

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 from lomas.config import Settings
 from lomas.dp.tables import TableCache
-from lomas.ports import StateStore
+from lomas.ports import DatasetSources, StateStore
 
 
 @dataclass(frozen=True)
@@ -13,4 +13,5 @@ class Context:
 
     settings: Settings
     store: StateStore
+    loader: DatasetSources
     tables: TableCache

@@ -120,7 +120,7 @@ def smartnoise_sql_query(
     cost = smartnoise_sql.estimate_cost(dataset.name, dataset.metadata, req)
 
     def execute(data: CachedData) -> dict[str, Any]:
-        table = data.sql(dataset.name, ctx.tables.stats)
+        table = ctx.tables.sql_of(data, dataset.name)
         return _sql_response(user, cost, table, dataset, req)
 
     request = req.model_dump(mode="json")

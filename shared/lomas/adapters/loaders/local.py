@@ -1,48 +1,39 @@
-"""Datasets in files under the server's data root."""
+"""Files under the server's data root."""
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
-import pandas as pd
+from lomas_client.models import LocalAccess
 
-from lomas.adapters.loaders.formats import read_csv
-from lomas.domain import Dataset
-from lomas.errors import DatasetUnavailable, InvalidQuery
-
-log = logging.getLogger(__name__)
+from lomas.adapters.loaders.source import SourceError
 
 
 def resolve_inside(root: Path, relative: str) -> Path:
     """Resolve a path under root; `..`, absolute paths and symlink escapes are refused."""
     candidate = (root / relative).resolve()
     if Path(relative).is_absolute() or not candidate.is_relative_to(root.resolve()):
-        raise InvalidQuery("The dataset path must stay inside the server's data root.")
+        raise SourceError("the path must stay inside the server's data root", invalid=True)
     return candidate
 
 
-class LocalLoader:
-    """Reads CSV files under a data root; the version is mtime and size."""
-
+class LocalSource:
     def __init__(self, root: Path) -> None:
         self._root = root
 
-    def _path(self, dataset: Dataset) -> Path:
-        return resolve_inside(self._root, dataset.access.path)
+    def validate(self, access: LocalAccess) -> None:
+        resolve_inside(self._root, access.path)
 
-    def version(self, dataset: Dataset) -> str:
-        path = self._path(dataset)
+    def version(self, access: LocalAccess) -> str:
+        path = resolve_inside(self._root, access.path)
         try:
             stat = path.stat()
         except OSError as exc:
-            log.error("dataset %s: cannot stat its file: %s", dataset.name, exc)
-            raise DatasetUnavailable(f"Dataset {dataset.name!r} is unavailable.") from exc
+            raise SourceError(f"cannot read {access.path}: {exc.strerror}") from exc
         return f"{path}:{stat.st_mtime_ns}:{stat.st_size}"
 
-    def load(self, dataset: Dataset) -> pd.DataFrame:
-        try:
-            return read_csv(str(self._path(dataset)), dataset.metadata)
-        except (OSError, ValueError) as exc:
-            log.error("dataset %s: cannot load: %s", dataset.name, exc)
-            raise DatasetUnavailable(f"Dataset {dataset.name!r} is unavailable.") from exc
+    def fetch(self, access: LocalAccess) -> Path:
+        path = resolve_inside(self._root, access.path)
+        if not path.is_file():
+            raise SourceError(f"no file at {access.path}")
+        return path

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from lomas_client.models import CreateDatasetRequest, DatasetMetadata
+from lomas_client.models import DatasetAccess, DatasetMetadata
+from pydantic import TypeAdapter
 
 from lomas.domain import ArchiveRecord, Dataset, Grant, PrivacyCost, User
+
+_ACCESS: TypeAdapter[DatasetAccess] = TypeAdapter(DatasetAccess)
 
 
 def user_from(doc: dict[str, Any]) -> User:
@@ -22,11 +25,9 @@ def dataset_doc(dataset: Dataset) -> dict[str, Any]:
 
 
 def dataset_from(doc: dict[str, Any]) -> Dataset:
-    access = CreateDatasetRequest.model_fields["dataset_access"].annotation
-    assert access is not None
     return Dataset(
         name=doc["dataset_name"],
-        access=access.model_validate(doc["dataset_access"]),
+        access=_ACCESS.validate_python(doc["dataset_access"]),
         metadata=DatasetMetadata.model_validate(doc["metadata"]),
     )
 

@@ -1,0 +1,78 @@
+"""Files on an HTTP(S) server: timeouts, a size limit, few redirects."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import requests
+from lomas_client.models import HttpAccess
+
+from lomas.adapters.loaders.secrets import SecretNotFound
+from lomas.adapters.loaders.source import SourceError
+from lomas.ports import SecretStore
+
+CHUNK = 1 << 20
+
+
+class HttpSource:
+    def __init__(self, secrets: SecretStore, *, connect_timeout: float = 5.0,
+                 read_timeout: float = 60.0, max_bytes: int = 1 << 30,
+                 max_redirects: int = 3) -> None:
+        self._secrets = secrets
+        self._timeout = (connect_timeout, read_timeout)
+        self._max_bytes = max_bytes
+        self._max_redirects = max_redirects
+
+    def _headers(self, access: HttpAccess) -> dict[str, str]:
+        if access.headers_name is None:
+            return {}
+        try:
+            return self._secrets.get(access.headers_name)
+        except SecretNotFound as exc:
+            raise SourceError(f"unknown headers name {access.headers_name!r}",
+                              invalid=True) from exc
+
+    def validate(self, access: HttpAccess) -> None:
+        self._headers(access)
+
+    def _request(self, method: str, access: HttpAccess, stream: bool = False) -> Any:
+        where = access.location()
+        session = requests.Session()
+        session.max_redirects = self._max_redirects
+        try:
+            response = session.request(method, access.url, headers=self._headers(access),
+                                       timeout=self._timeout, stream=stream)
+        except requests.Timeout as exc:
+            raise SourceError(f"timed out reading {where}") from exc
+        except requests.TooManyRedirects as exc:
+            raise SourceError(f"too many redirects from {where}") from exc
+        except requests.RequestException as exc:
+            raise SourceError(f"cannot reach {where}: {type(exc).__name__}") from exc
+        if response.status_code != 200:
+            response.close()
+            raise SourceError(f"HTTP {response.status_code} from {where}")
+        return response
+
+    def version(self, access: HttpAccess) -> str | None:
+        """ETag or Last-Modified (with the length); None if the server gives neither."""
+        headers = self._request("HEAD", access).headers
+        tag = headers.get("ETag") or headers.get("Last-Modified")
+        return f"{tag}:{headers.get('Content-Length')}" if tag else None
+
+    def fetch(self, access: HttpAccess) -> bytes:
+        response = self._request("GET", access, stream=True)
+        with response:
+            declared = int(response.headers.get("Content-Length") or 0)
+            if declared > self._max_bytes:
+                raise SourceError(f"{access.location()} is over {self._max_bytes} bytes")
+            chunks, size = [], 0
+            try:
+                for chunk in response.iter_content(CHUNK):
+                    size += len(chunk)
+                    if size > self._max_bytes:
+                        raise SourceError(f"{access.location()} is over {self._max_bytes} bytes")
+                    chunks.append(chunk)
+            except requests.RequestException as exc:
+                raise SourceError(f"reading {access.location()} failed: "
+                                  f"{type(exc).__name__}") from exc
+        return b"".join(chunks)

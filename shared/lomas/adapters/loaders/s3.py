@@ -1,0 +1,76 @@
+"""Objects in S3 or an S3-compatible store; credentials by name, or the function's role."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+from lomas_client.models import S3Access
+
+from lomas.adapters.loaders.secrets import SecretNotFound
+from lomas.adapters.loaders.source import SourceError
+from lomas.ports import SecretStore
+
+_MISSING = {"NoSuchKey", "404", "NotFound", "NoSuchBucket"}
+_DENIED = {"AccessDenied", "403", "InvalidAccessKeyId", "SignatureDoesNotMatch",
+           "ExpiredToken", "InvalidToken"}
+
+
+class S3Source:
+    def __init__(self, secrets: SecretStore, connect_timeout: float = 5.0,
+                 read_timeout: float = 60.0) -> None:
+        self._secrets = secrets
+        self._config = Config(connect_timeout=connect_timeout, read_timeout=read_timeout,
+                              retries={"max_attempts": 3, "mode": "standard"})
+        self._clients: dict[tuple[str | None, str | None, str | None], Any] = {}
+        self._lock = threading.Lock()
+
+    def _credentials(self, name: str | None) -> dict[str, str]:
+        if name is None:
+            return {}  # the function's own role / default chain
+        try:
+            secret = self._secrets.get(name)
+        except SecretNotFound as exc:
+            raise SourceError(f"unknown credentials name {name!r}", invalid=True) from exc
+        keys = ("aws_access_key_id", "aws_secret_access_key", "aws_session_token")
+        return {k: secret[k] for k in keys if k in secret}
+
+    def _client(self, access: S3Access) -> Any:
+        key = (access.endpoint_url, access.region, access.credentials_name)
+        with self._lock:
+            if key not in self._clients:
+                self._clients[key] = boto3.session.Session().client(
+                    "s3", endpoint_url=access.endpoint_url, region_name=access.region,
+                    config=self._config, **self._credentials(access.credentials_name))
+            return self._clients[key]
+
+    def validate(self, access: S3Access) -> None:
+        self._credentials(access.credentials_name)
+
+    def version(self, access: S3Access) -> str:
+        head = self._call(access, "head_object")
+        return f"{head.get('ETag', '')}:{head.get('VersionId', '')}:{head.get('ContentLength')}"
+
+    def fetch(self, access: S3Access) -> bytes:
+        body = self._call(access, "get_object")["Body"]
+        try:
+            return body.read()
+        finally:
+            body.close()
+
+    def _call(self, access: S3Access, operation: str) -> Any:
+        where = access.location()
+        try:
+            return getattr(self._client(access), operation)(Bucket=access.bucket, Key=access.key)
+        except ClientError as exc:
+            code = str(exc.response.get("Error", {}).get("Code", ""))
+            if code in _MISSING:
+                raise SourceError(f"no object at {where}") from exc
+            if code in _DENIED:
+                raise SourceError(f"access denied to {where} (check the credentials)") from exc
+            raise SourceError(f"S3 error {code} on {where}") from exc
+        except BotoCoreError as exc:
+            raise SourceError(f"cannot reach S3 for {where}: {type(exc).__name__}") from exc
