@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from chalice.test import Client as ChaliceClient
+from lomas import demo
 from lomas.adapters.loaders.loader import Loader
 from lomas.adapters.mongo import MongoStore
 from lomas.adapters.mongo.embedded import EmbeddedStore
@@ -27,6 +28,36 @@ from functions.container.serve import create_wsgi
 from tests.support.data import write_income
 
 MONGODB_URL = os.environ.get("LOMAS_TEST_MONGODB_URL")
+BUCKET = "lomas-data"
+
+# Tests never reach AWS: fake credentials, no instance metadata lookups.
+for _key, _value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                     "AWS_DEFAULT_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true"}.items():
+    os.environ[_key] = _value
+os.environ.pop("AWS_PROFILE", None)
+
+
+@pytest.fixture(scope="session")
+def moto_url() -> Iterator[str]:
+    """moto's S3 server on loopback, addressed by endpoint URL like LocalStack or MinIO."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    from tests.support.sources import csv_bytes, parquet_bytes
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
+    server.start()
+    host, port = server.get_host_and_port()
+    url = f"http://{host}:{port}"
+    s3 = boto3.client("s3", endpoint_url=url, region_name="us-east-1")
+    s3.create_bucket(Bucket=BUCKET)
+    frame, metadata = demo.income_frame(300, seed=3), demo.income_metadata(300)
+    s3.put_object(Bucket=BUCKET, Key="income.csv", Body=csv_bytes(frame))
+    s3.put_object(Bucket=BUCKET, Key="income.parquet", Body=parquet_bytes(frame))
+    s3.put_object(Bucket=BUCKET, Key="income.yaml",
+                  Body=metadata.model_dump_json(exclude_none=True).encode())
+    yield url
+    server.stop()
 
 
 @pytest.fixture(scope="session")

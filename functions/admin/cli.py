@@ -94,23 +94,63 @@ def users_rotate(name: str) -> None:
 
 
 # --------------------------------------------------------------- datasets
+def access(source: str, fmt: str | None, endpoint_url: str | None, region: str | None,
+           credentials_name: str | None, headers_name: str | None) -> dict[str, Any]:
+    """A dataset_access object from s3://bucket/key, http(s)://..., or a local path."""
+    if source.startswith("s3://"):
+        bucket, _, key = source[5:].partition("/")
+        found: dict[str, Any] = {"type": "s3", "bucket": bucket, "key": key,
+                                 "endpoint_url": endpoint_url, "region": region,
+                                 "credentials_name": credentials_name}
+    elif source.startswith(("http://", "https://")):
+        found = {"type": "http", "url": source, "headers_name": headers_name}
+    else:
+        found = {"type": "local", "path": source}
+    return {k: v for k, v in (found | {"format": fmt}).items() if v is not None}
+
+
+Opt = Annotated[str | None, typer.Option()]
+
+
 @datasets.command("add")
 def datasets_add(
     name: str,
-    path: Annotated[str, typer.Option(help="CSV path under the server's data root.")],
+    source: Annotated[str, typer.Option(
+        help="s3://bucket/key, http(s)://host/file, or a path under the server's data root.")],
     metadata: Annotated[Path | None, typer.Option(help="Local YAML/JSON file, sent inline.")]
     = None,
-    metadata_path: Annotated[str | None, typer.Option(help="Metadata file on the server.")]
+    metadata_source: Annotated[str | None, typer.Option(
+        help="Metadata file on the server's side, in the same forms as --source.")] = None,
+    format: Annotated[str | None, typer.Option(help="csv or parquet (default: suffix).")]
     = None,
+    endpoint_url: Annotated[str | None, typer.Option(help="S3-compatible endpoint.")] = None,
+    region: Opt = None,
+    credentials_name: Annotated[str | None, typer.Option(
+        help="Named S3 credentials held by the server (default: its own role).")] = None,
+    headers_name: Annotated[str | None, typer.Option(
+        help="Named HTTP headers held by the server.")] = None,
 ) -> None:
-    """Register a dataset with its metadata."""
+    """Register a dataset (local, S3 or HTTP; CSV or Parquet) with its metadata."""
+    where = (endpoint_url, region, credentials_name, headers_name)
     body: dict[str, Any] = {"dataset_name": name,
-                            "dataset_access": {"type": "local", "path": path}}
+                            "dataset_access": access(source, format, *where)}
     if metadata is not None:
         body["metadata"] = yaml.safe_load(metadata.read_text())
-    if metadata_path is not None:
-        body["metadata_path"] = metadata_path
+    if metadata_source is not None:
+        body["metadata_access"] = access(metadata_source, None, *where)
     show(call("POST", "/admin/datasets", json=body))
+
+
+@datasets.command("check")
+def datasets_check(name: str) -> None:
+    """Load the dataset once and compare it with its metadata (counts, never values)."""
+    report = call("POST", f"/admin/datasets/{name}/check")
+    out.print(f"{report['dataset_name']}: {report['rows']} rows, "
+              f"{len(report['columns'])} columns")
+    if report["problems"]:
+        table(report["problems"], ["column", "problem", "rows"])
+        raise typer.Exit(1)
+    out.print("no problems")
 
 
 @datasets.command("list")

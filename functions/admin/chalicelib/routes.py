@@ -65,6 +65,12 @@ def get_dataset(call: Call, dataset_name: str) -> m.DatasetInfo:
     return admin.get_dataset(call.ctx, dataset_name)
 
 
+@bp.route("/admin/datasets/{dataset_name}/check", methods=["POST"])
+@endpoint(bp, deps, admin=True)
+def check_dataset(call: Call, dataset_name: str) -> m.DatasetCheckResponse:
+    return admin.check_dataset(call.ctx, dataset_name)
+
+
 @bp.route("/admin/datasets/{dataset_name}", methods=["DELETE"])
 @endpoint(bp, deps, admin=True)
 def delete_dataset(call: Call, dataset_name: str) -> None:

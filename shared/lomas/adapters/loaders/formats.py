@@ -118,14 +118,19 @@ def _cast_exact(series: pd.Series, name: str, col: ColumnMetadata) -> pd.Series:
     return series.astype(dtype) if dtype else series
 
 
-def read_table(source: Any, fmt: str, metadata: DatasetMetadata) -> pd.DataFrame:
-    """Read CSV or Parquet (a path, bytes or a file object) with the declared dtypes."""
+def read_table(source: Any, fmt: str, metadata: DatasetMetadata,
+               strict: bool = True) -> pd.DataFrame:
+    """Read CSV or Parquet (a path, bytes or a file object) with the declared dtypes.
+
+    strict: values outside the declared categories are an error too (not only
+    values of another type); `check` reads with strict=False to list them all.
+    """
     if isinstance(source, bytes):
         source = io.BytesIO(source)
     frame = _csv(source, metadata) if fmt == "csv" else _parquet(source, metadata)
     frame = frame[list(metadata.columns)]
     type_problems = [p for p in check(frame, metadata) if p.problem.startswith("type")]
-    if type_problems:
+    if strict and type_problems:
         raise FormatError("; ".join(f"{p.column}: {p.problem}" for p in type_problems))
     return frame
 

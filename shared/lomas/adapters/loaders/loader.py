@@ -69,16 +69,17 @@ class Loader:
         except (SourceError, FormatError) as exc:
             raise self._unavailable(dataset, exc) from exc
 
-    def _read(self, dataset: Dataset) -> pd.DataFrame:
+    def _read(self, dataset: Dataset, strict: bool = True) -> pd.DataFrame:
         access = dataset.access
         fmt = formats.infer_format(access.location(), access.format, DATA_FORMATS)
-        return formats.read_table(self._source(access).fetch(access), fmt, dataset.metadata)
+        return formats.read_table(self._source(access).fetch(access), fmt, dataset.metadata,
+                                  strict)
 
     def check(self, dataset: Dataset) -> DatasetCheckResponse:
         """Load once and compare with the metadata; problems as counts, never values."""
         columns = list(dataset.metadata.columns)
         try:
-            frame = self._read(dataset)
+            frame = self._read(dataset, strict=False)
         except (SourceError, FormatError) as exc:
             problem = DatasetProblem(column=None, problem=f"cannot load: {exc}")
             return DatasetCheckResponse(dataset_name=dataset.name, rows=0, columns=columns,

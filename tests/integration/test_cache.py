@@ -1,0 +1,111 @@
+"""Warm caches: an unchanged dataset is never reloaded; a changed one is picked up."""
+
+from __future__ import annotations
+
+import boto3
+import pytest
+from lomas import demo
+from lomas.domain import Dataset, PrivacyCost, User
+from lomas.services import querying
+from lomas_client import models as m
+
+from tests.conftest import BUCKET, World
+from tests.support.sources import parquet_bytes
+
+QUERY = "SELECT COUNT(*) AS n FROM cached"
+
+
+def _count(world: World, key: str) -> float:
+    req = m.SmartnoiseSqlRequest(dataset_name="cached", query_str=QUERY, epsilon=5.0, delta=1e-5)
+    out = querying.smartnoise_sql_query(world.ctx, User("alice"), req, key)
+    return out["result"]["df"]["data"][0][0]
+
+
+@pytest.fixture
+def s3_dataset(world: World, moto_url: str) -> None:
+    s3 = boto3.client("s3", endpoint_url=moto_url, region_name="us-east-1")
+    s3.put_object(Bucket=BUCKET, Key="cached.parquet",
+                  Body=parquet_bytes(demo.income_frame(2000, seed=1)))
+    access = m.S3Access(bucket=BUCKET, key="cached.parquet", endpoint_url=moto_url,
+                        region="us-east-1")
+    world.store.create_dataset(Dataset("cached", access, demo.income_metadata(2000)))
+    world.store.put_grant("alice", "cached", PrivacyCost(100.0, 1e-3))
+
+
+def test_second_query_neither_loads_nor_builds_and_a_change_is_seen(
+        world: World, moto_url: str, s3_dataset: None) -> None:
+    stats = world.ctx.tables.stats
+    assert abs(_count(world, "q1") - 2000) < 50
+    assert (stats.loads, stats.builds) == (1, 1)
+    assert abs(_count(world, "q2") - 2000) < 50
+    assert (stats.loads, stats.builds) == (1, 1)  # counted, not timed
+
+    s3 = boto3.client("s3", endpoint_url=moto_url, region_name="us-east-1")
+    s3.put_object(Bucket=BUCKET, Key="cached.parquet",
+                  Body=parquet_bytes(demo.income_frame(500, seed=2)))
+    assert abs(_count(world, "q3") - 500) < 50
+    assert (stats.loads, stats.builds) == (2, 2)
+
+
+def test_the_cache_stays_within_its_byte_bound(world: World, moto_url: str,
+                                               s3_dataset: None) -> None:
+    from dataclasses import replace
+
+    from lomas.dp.tables import TableCache
+
+    tables = TableCache(world.loader, max_bytes=1)  # room for one table at most
+    ctx = replace(world.ctx, tables=tables)
+    req = m.SmartnoiseSqlRequest(dataset_name="cached", query_str=QUERY, epsilon=1.0, delta=1e-5)
+    other = m.SmartnoiseSqlRequest(dataset_name="income", query_str="SELECT COUNT(*) AS n FROM df",
+                                   epsilon=1.0, delta=1e-5)
+    querying.smartnoise_sql_query(ctx, User("alice"), req, None)
+    querying.smartnoise_sql_query(ctx, User("alice"), other, None)
+    querying.smartnoise_sql_query(ctx, User("alice"), req, None)
+    assert tables.stats.evictions == 2 and tables.stats.loads == 3
+
+
+def test_revalidation_interval_skips_the_version_check(world: World, s3_dataset: None) -> None:
+    from lomas.dp.tables import TableCache
+
+    now = [0.0]
+
+    class CountingLoader:
+        def __init__(self) -> None:
+            self.versions = 0
+
+        def version(self, dataset):
+            self.versions += 1
+            return world.loader.version(dataset)
+
+        def load(self, dataset):
+            return world.loader.load(dataset)
+
+    counting = CountingLoader()
+    tables = TableCache(counting, revalidate_seconds=60, clock=lambda: now[0])
+    dataset = world.store.get_dataset("cached")
+    tables.data(dataset)
+    tables.data(dataset)
+    assert counting.versions == 1
+    now[0] = 61
+    tables.data(dataset)
+    assert counting.versions == 2 and tables.stats.loads == 1
+
+
+def test_researcher_sees_no_location_when_the_object_is_gone(
+        query_client, world: World, moto_url: str, s3_dataset: None, caplog) -> None:
+    import json
+    import logging
+
+    boto3.client("s3", endpoint_url=moto_url, region_name="us-east-1").delete_object(
+        Bucket=BUCKET, Key="cached.parquet")
+    body = {"dataset_name": "cached", "query_str": QUERY, "epsilon": 1.0, "delta": 1e-5}
+    with caplog.at_level(logging.ERROR):
+        response = query_client.http.post(
+            "/smartnoise_sql_query", body=json.dumps(body),
+            headers={"Authorization": f"Bearer {world.token}", "Content-Type": "application/json"})
+    assert response.status_code == 503
+    assert response.json_body == {"type": "DatasetUnavailable",
+                                  "message": "Dataset 'cached' is unavailable."}
+    assert "cached.parquet" in caplog.text
+    grant = world.store.get_grant("alice", "cached")
+    assert grant is not None and grant.spent.epsilon == 0.0  # nothing read: refunded

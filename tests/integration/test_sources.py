@@ -1,0 +1,156 @@
+"""Datasets from S3 (moto, in-process and on loopback), HTTP and local files."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+
+import boto3
+import pytest
+from lomas import demo
+from lomas.adapters.loaders.http import HttpSource
+from lomas.adapters.loaders.loader import Loader
+from lomas.adapters.loaders.local import LocalSource
+from lomas.adapters.loaders.s3 import S3Source
+from lomas.adapters.loaders.secrets import ChainSecrets, EnvSecrets, FileSecrets
+from lomas.domain import Dataset
+from lomas.errors import DatasetUnavailable, InvalidQuery
+from lomas_client import models as m
+
+from tests.support.sources import csv_bytes, http_server, parquet_bytes
+
+ROWS = 300
+META = demo.income_metadata(ROWS)
+FRAME = demo.income_frame(ROWS, seed=3)
+from tests.conftest import BUCKET
+
+
+@pytest.fixture
+def secrets_file(tmp_path: Path) -> Path:
+    path = tmp_path / "secrets.yaml"
+    path.write_text(json.dumps({
+        "minio_ro": {"aws_access_key_id": "minio", "aws_secret_access_key": "minio-secret"},
+        "http_token": {"Authorization": "Bearer s3cr3t"},
+    }))
+    return path
+
+
+def loader(root: Path, secrets_file: Path | None = None, **http: object) -> Loader:
+    secrets = ChainSecrets(EnvSecrets({}), *([FileSecrets(secrets_file)] if secrets_file else []))
+    return Loader(LocalSource(root), S3Source(secrets, connect_timeout=2, read_timeout=2),
+                  HttpSource(secrets, connect_timeout=2, read_timeout=1, **http))  # type: ignore[arg-type]
+
+
+def s3(key: str, url: str, **kw: object) -> m.S3Access:
+    return m.S3Access(bucket=BUCKET, key=key, endpoint_url=url, region="us-east-1", **kw)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("key", ["income.csv", "income.parquet"])
+def test_s3_on_loopback_csv_and_parquet_with_named_credentials(
+        moto_url: str, secrets_file: Path, tmp_path: Path, key: str) -> None:
+    ldr = loader(tmp_path, secrets_file)
+    dataset = Dataset("income", s3(key, moto_url, credentials_name="minio_ro"), META)
+    ldr.validate_access(dataset.access)
+    frame = ldr.load(dataset)
+    assert frame.shape == (ROWS, 5)
+    assert str(frame["age"].dtype) == "int64" and str(frame["region"].dtype) == "string"
+    assert frame["income"].sum() == pytest.approx(FRAME["income"].sum())
+    assert ldr.version(dataset) and ldr.version(dataset) == ldr.version(dataset)
+    assert ldr.load_metadata(s3("income.yaml", moto_url)) == META
+
+
+def test_s3_in_process_with_moto(tmp_path: Path) -> None:
+    from moto import mock_aws
+
+    with mock_aws():
+        client = boto3.client("s3", region_name="us-east-1")
+        client.create_bucket(Bucket=BUCKET)
+        client.put_object(Bucket=BUCKET, Key="income.parquet", Body=parquet_bytes(FRAME))
+        access = m.S3Access(bucket=BUCKET, key="income.parquet", region="us-east-1")
+        frame = loader(tmp_path).load(Dataset("income", access, META))  # the function's role
+    assert frame.shape == (ROWS, 5)
+
+
+def test_unknown_credentials_name_fails_cleanly(moto_url: str, secrets_file: Path,
+                                                tmp_path: Path, caplog) -> None:
+    ldr = loader(tmp_path, secrets_file)
+    access = s3("income.csv", moto_url, credentials_name="nobody")
+    with pytest.raises(InvalidQuery, match="unknown credentials name"):
+        ldr.validate_access(access)
+    with caplog.at_level(logging.ERROR), pytest.raises(DatasetUnavailable) as info:
+        ldr.load(Dataset("income", access, META))
+    assert info.value.message == "Dataset 'income' is unavailable."
+    assert "nobody" in caplog.text and "minio-secret" not in caplog.text
+
+
+def test_missing_object_reveals_no_bucket_to_the_researcher(moto_url, tmp_path, caplog) -> None:
+    with caplog.at_level(logging.ERROR), pytest.raises(DatasetUnavailable) as info:
+        loader(tmp_path).load(Dataset("income", s3("gone.csv", moto_url), META))
+    assert BUCKET not in info.value.message and "gone" not in info.value.message
+    assert f"s3://{BUCKET}/gone.csv" in caplog.text
+
+
+def test_http_with_etag_headers_and_failures(tmp_path: Path, secrets_file: Path) -> None:
+    with http_server() as (url, files):
+        files.files["/income.csv"] = csv_bytes(FRAME)
+        limit = len(csv_bytes(FRAME)) + 100
+        files.files["/big.csv"] = b"x" * (limit + 1)
+        ldr = loader(tmp_path, secrets_file, max_bytes=limit, max_redirects=2)
+        ok = Dataset("income", m.HttpAccess(url=url + "/income.csv"), META)
+        assert ldr.load(ok).shape == (ROWS, 5)
+        first = ldr.version(ok)
+        assert first and first.startswith('"')  # the ETag
+        files.files["/income.csv"] = csv_bytes(FRAME.head(10))
+        assert ldr.version(ok) != first
+        token = m.HttpAccess(url=url + "/needs-token/income.csv", headers_name="http_token")
+        assert ldr.load(Dataset("income", token, META)).shape == (10, 5)
+        for path, cause in [("/missing.csv", "HTTP 404"), ("/slow.csv", "timed out"),
+                            ("/big.csv", f"over {limit} bytes"), ("/loop.csv", "too many redirects"),
+                            ("/needs-token/income.csv", "HTTP 401")]:
+            with pytest.raises(DatasetUnavailable):
+                ldr.load(Dataset("income", m.HttpAccess(url=url + path), META))
+            from lomas.adapters.loaders.source import SourceError
+
+            with pytest.raises(SourceError, match=cause):
+                ldr._read(Dataset("income", m.HttpAccess(url=url + path), META))
+
+
+def test_local_escapes_are_rejected(tmp_path: Path) -> None:
+    root = tmp_path / "data"
+    root.mkdir()
+    (tmp_path / "outside.csv").write_bytes(csv_bytes(FRAME))
+    os.symlink(tmp_path / "outside.csv", root / "link.csv")
+    ldr = loader(root)
+    for path in ("../outside.csv", "link.csv", str(tmp_path / "outside.csv"), "a/../../x.csv"):
+        with pytest.raises(InvalidQuery, match="data root"):
+            ldr.validate_access(m.LocalAccess(path=path))
+        with pytest.raises(DatasetUnavailable):
+            ldr.load(Dataset("d", m.LocalAccess(path=path), META))
+
+
+def test_types_are_checked_never_coerced(tmp_path: Path) -> None:
+    bad = FRAME.copy()
+    bad["age"] = bad["age"].astype(str)
+    bad.loc[3, "age"] = "old"
+    bad.loc[5, "region"] = "Atlantis"
+    (tmp_path / "bad.csv").write_bytes(csv_bytes(bad))
+    (tmp_path / "bad.parquet").write_bytes(parquet_bytes(bad))
+    ldr = loader(tmp_path)
+    for name in ("bad.csv", "bad.parquet"):
+        dataset = Dataset("bad", m.LocalAccess(path=name), META)
+        with pytest.raises(DatasetUnavailable):
+            ldr.load(dataset)
+        report = ldr.check(dataset)
+        text = report.model_dump_json()
+        assert report.problems and "age" in text and "old" not in text
+    wrong_region = FRAME.copy()
+    wrong_region.loc[5, "region"] = "Atlantis"
+    wrong_region.loc[7, "income"] = 9e9
+    (tmp_path / "cats.csv").write_bytes(csv_bytes(wrong_region))
+    report = ldr.check(Dataset("cats", m.LocalAccess(path="cats.csv"), META))
+    problems = {(p.column, p.problem, p.rows) for p in report.problems}
+    assert ("region", "type: values outside the categories", 1) in problems
+    assert ("income", "values outside the bounds (clamped)", 1) in problems
+    assert "Atlantis" not in report.model_dump_json()
