@@ -31,9 +31,9 @@ MONGODB_URL = os.environ.get("LOMAS_TEST_MONGODB_URL")
 BUCKET = "lomas-data"
 
 # Tests never reach AWS: fake credentials, no instance metadata lookups.
-for _key, _value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                     "AWS_DEFAULT_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true"}.items():
-    os.environ[_key] = _value
+_FAKE_AWS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+             "AWS_DEFAULT_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true"}
+os.environ.update(_FAKE_AWS)
 os.environ.pop("AWS_PROFILE", None)
 
 

@@ -19,12 +19,12 @@ from lomas.domain import Dataset
 from lomas.errors import DatasetUnavailable, InvalidQuery
 from lomas_client import models as m
 
+from tests.conftest import BUCKET
 from tests.support.sources import csv_bytes, http_server, parquet_bytes
 
 ROWS = 300
 META = demo.income_metadata(ROWS)
 FRAME = demo.income_frame(ROWS, seed=3)
-from tests.conftest import BUCKET
 
 
 @pytest.fixture
@@ -107,7 +107,8 @@ def test_http_with_etag_headers_and_failures(tmp_path: Path, secrets_file: Path)
         token = m.HttpAccess(url=url + "/needs-token/income.csv", headers_name="http_token")
         assert ldr.load(Dataset("income", token, META)).shape == (10, 5)
         for path, cause in [("/missing.csv", "HTTP 404"), ("/slow.csv", "timed out"),
-                            ("/big.csv", f"over {limit} bytes"), ("/loop.csv", "too many redirects"),
+                            ("/big.csv", f"over {limit} bytes"),
+                            ("/loop.csv", "too many redirects"),
                             ("/needs-token/income.csv", "HTTP 401")]:
             with pytest.raises(DatasetUnavailable):
                 ldr.load(Dataset("income", m.HttpAccess(url=url + path), META))

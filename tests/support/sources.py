@@ -58,7 +58,7 @@ def _handler(files: Files) -> type[BaseHTTPRequestHandler]:
                 return
             self.send_response(200)
             self.send_header("Content-Length", str(len(data)))
-            self.send_header("ETag", '"' + hashlib.md5(data).hexdigest() + '"')  # noqa: S324
+            self.send_header("ETag", '"' + hashlib.md5(data).hexdigest() + '"')
             self.end_headers()
             if body:
                 self.wfile.write(data)
