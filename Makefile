@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PORT   ?= $(or $(LOMAS_PORT),8000)
 
-.PHONY: run test lint unit bench clean
+.PHONY: run test lint bench bench-s3 clean
 
 $(STAMP): pyproject.toml client/pyproject.toml requirements/constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 13) else "Python >= 3.13 is needed (pyenv reads .python-version); set PYTHON=python3.13")'
@@ -26,6 +26,9 @@ lint: $(STAMP)
 
 bench: $(STAMP)  ## SQL latency through HTTP vs. snsql directly (10k and 200k rows)
 	$(BIN)/python bench/sql_latency.py
+
+bench-s3: $(STAMP)  ## first (cold) vs. later (warm) query on a 1M-row Parquet dataset in moto S3
+	$(BIN)/python bench/s3_cache.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
