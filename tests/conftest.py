@@ -38,26 +38,34 @@ os.environ.pop("AWS_PROFILE", None)
 
 
 @pytest.fixture(scope="session")
-def moto_url() -> Iterator[str]:
+def moto_server() -> Iterator[str]:
     """moto's S3 server on loopback, addressed by endpoint URL like LocalStack or MinIO."""
-    import boto3
     from moto.server import ThreadedMotoServer
-
-    from tests.support.sources import csv_bytes, parquet_bytes
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
     server.start()
     host, port = server.get_host_and_port()
-    url = f"http://{host}:{port}"
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def moto_url(moto_server: str) -> str:
+    """The server with a bucket of income data (moto's in-process mocks reset its state)."""
+    import boto3
+
+    from tests.support.sources import csv_bytes, parquet_bytes
+
+    url = moto_server
     s3 = boto3.client("s3", endpoint_url=url, region_name="us-east-1")
-    s3.create_bucket(Bucket=BUCKET)
+    if BUCKET not in [b["Name"] for b in s3.list_buckets()["Buckets"]]:
+        s3.create_bucket(Bucket=BUCKET)
     frame, metadata = demo.income_frame(300, seed=3), demo.income_metadata(300)
     s3.put_object(Bucket=BUCKET, Key="income.csv", Body=csv_bytes(frame))
     s3.put_object(Bucket=BUCKET, Key="income.parquet", Body=parquet_bytes(frame))
     s3.put_object(Bucket=BUCKET, Key="income.yaml",
                   Body=metadata.model_dump_json(exclude_none=True).encode())
-    yield url
-    server.stop()
+    return url
 
 
 @pytest.fixture(scope="session")

@@ -155,3 +155,53 @@ def test_types_are_checked_never_coerced(tmp_path: Path) -> None:
     assert ("region", "type: values outside the categories", 1) in problems
     assert ("income", "values outside the bounds (clamped)", 1) in problems
     assert "Atlantis" not in report.model_dump_json()
+
+
+def test_credentials_from_aws_secrets_manager(tmp_path: Path) -> None:
+    from lomas.adapters.loaders.secrets import AwsSecrets, SecretNotFound
+    from moto import mock_aws
+
+    with mock_aws():
+        sm = boto3.client("secretsmanager", region_name="us-east-1")
+        sm.create_secret(Name="lomas/s3ro", SecretString=json.dumps(
+            {"aws_access_key_id": "AKIA", "aws_secret_access_key": "sm-secret"}))
+        secrets = AwsSecrets.default("lomas/")
+        assert secrets.get("s3ro")["aws_access_key_id"] == "AKIA"
+        with pytest.raises(SecretNotFound):
+            secrets.get("missing")
+        chained = ChainSecrets(EnvSecrets({"LOMAS_SECRET_S3RO": '{"aws_access_key_id": "E"}'}),
+                               secrets)
+        assert chained.get("s3ro") == {"aws_access_key_id": "E"}  # environment first
+
+
+def test_corrupt_file_and_unreachable_endpoint(moto_url: str, tmp_path: Path, caplog) -> None:
+    s3_client = boto3.client("s3", endpoint_url=moto_url, region_name="us-east-1")
+    s3_client.put_object(Bucket=BUCKET, Key="corrupt.parquet", Body=b"PAR1 not really")
+    ldr = loader(tmp_path)
+    with caplog.at_level(logging.ERROR):
+        with pytest.raises(DatasetUnavailable):
+            ldr.load(Dataset("c", s3("corrupt.parquet", moto_url), META))
+        closed = m.S3Access(bucket=BUCKET, key="income.csv", endpoint_url="http://127.0.0.1:9",
+                            region="us-east-1")
+        with pytest.raises(DatasetUnavailable) as info:
+            ldr.version(Dataset("c", closed, META))
+    assert "127.0.0.1" not in info.value.message
+    assert "Parquet file cannot be read" in caplog.text and "cannot reach S3" in caplog.text
+
+
+def test_datetime_columns_in_csv_and_parquet(tmp_path: Path) -> None:
+    import pandas as pd
+
+    meta = m.DatasetMetadata.model_validate({"columns": {
+        "day": {"type": "datetime", "lower": "2020-01-01", "upper": "2021-01-01"},
+        "flag": {"type": "boolean"}}})
+    frame = pd.DataFrame({"day": pd.to_datetime(["2020-03-01", "2020-04-02"]),
+                          "flag": [True, False]})
+    (tmp_path / "d.csv").write_bytes(csv_bytes(frame))
+    (tmp_path / "d.parquet").write_bytes(parquet_bytes(frame))
+    for name in ("d.csv", "d.parquet"):
+        got = loader(tmp_path).load(Dataset("d", m.LocalAccess(path=name), meta))
+        assert got["day"].dtype.kind == "M" and str(got["flag"].dtype) == "boolean"
+    (tmp_path / "bad.csv").write_text("day,flag\nnot a date,true\n")
+    with pytest.raises(DatasetUnavailable):
+        loader(tmp_path).load(Dataset("d", m.LocalAccess(path="bad.csv"), meta))

@@ -150,6 +150,11 @@ def check(frame: pd.DataFrame, metadata: DatasetMetadata) -> list[DatasetProblem
             problems.append(DatasetProblem(column=name, problem="nulls in a non-nullable column",
                                            rows=nulls))
         values = series.dropna()
+        if col.type == "datetime" and series.dtype.kind != "M":  # pandas left it as text
+            bad = int(pd.to_datetime(values, errors="coerce", format="mixed").isna().sum())
+            problems.append(DatasetProblem(column=name, rows=bad,
+                                           problem="type: values that are not datetimes"))
+            continue
         if col.categories is not None:
             outside = int((~values.isin(col.categories)).sum())
             if outside:
