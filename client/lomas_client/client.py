@@ -9,6 +9,7 @@ import requests
 
 from lomas_client import models as m
 from lomas_client.http import DEFAULT_TIMEOUT, Transport
+from lomas_client.opendp import OpenDPClient
 
 
 def frame_from_tight(tight: dict[str, Any], dtypes: dict[str, str] | None = None) -> pd.DataFrame:
@@ -50,8 +51,9 @@ class SmartnoiseSqlClient:
             raw = self._http.post("/dummy_smartnoise_sql_query", body)
         else:
             raw = self._http.post("/smartnoise_sql_query", body, idempotent=True)
-        response = m.QueryResponse.model_validate(raw)
-        return frame_from_tight(response.result.df)
+        result = m.QueryResponse.model_validate(raw).result
+        assert isinstance(result, m.SmartnoiseSqlResult)
+        return frame_from_tight(result.df)
 
 
 class Client:
@@ -63,6 +65,8 @@ class Client:
         self.dataset_name = dataset_name
         self._http = Transport(url, token, session, timeout)
         self.smartnoise_sql = SmartnoiseSqlClient(self._http, dataset_name)
+        self.opendp = OpenDPClient(self._http, dataset_name,
+                                   lambda: list(self.get_dataset_metadata()["columns"]))
 
     def _post(self, path: str, **extra: Any) -> Any:
         return self._http.post(path, {"dataset_name": self.dataset_name, **extra})

@@ -110,6 +110,22 @@ class SmartnoiseSqlDummyRequest(SmartnoiseSqlRequest):
     dummy_seed: int = 42
 
 
+class OpenDPCostRequest(DatasetRequest):
+    opendp_json: str = Field(min_length=2, max_length=8_000_000,
+                             description="A Measurement serialized with opendp.serialize.")
+    fixed_delta: Delta | None = Field(
+        default=None, description="For zCDP and smoothed pipelines: the delta to charge.")
+
+
+class OpenDPRequest(OpenDPCostRequest):
+    pass
+
+
+class OpenDPDummyRequest(OpenDPRequest):
+    dummy_nb_rows: int = Field(default=100, ge=1)
+    dummy_seed: int = 42
+
+
 # -------------------------------------------------------- query responses ---
 class CostResponse(Model):
     """What the query would be charged."""
@@ -139,11 +155,17 @@ class SmartnoiseSqlResult(Model):
     """A pandas DataFrame as ``DataFrame.to_dict(orient="tight")``."""
 
 
+class OpenDPResult(Model):
+    type: Literal["opendp"] = "opendp"
+    value: Any
+    """A number or a list of numbers, as the Measurement released it."""
+
+
 class QueryResponse(Model):
     requested_by: str
     epsilon: float
     delta: float
-    result: SmartnoiseSqlResult
+    result: Annotated[SmartnoiseSqlResult | OpenDPResult, Field(discriminator="type")]
 
 
 class DummyDatasetResponse(Model):

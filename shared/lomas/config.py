@@ -23,7 +23,7 @@ class Settings(BaseSettings):
     port: int = 8000
     threads: int = 8
     dev_mode: bool = False
-    max_body_bytes: int = 1_000_000
+    max_body_bytes: int = 8_000_000
     max_dummy_rows: int = 100_000
     cache_max_bytes: int = Field(
         default=4 << 30, description="Memory for warm tables and their SQLite copies (LRU).")

@@ -93,7 +93,8 @@ def test_the_client_retries_a_lost_answer_with_the_same_key(mongo_world: World) 
 def test_unknown_route_and_oversized_body(live_server: LiveServer) -> None:
     missing = requests.get(live_server.url + "/nope", timeout=10)
     assert missing.status_code == 404 and missing.json()["type"] == "NotFound"
-    huge = requests.post(live_server.url + "/smartnoise_sql_query", data=b"x" * 2_000_000,
+    too_big = b"x" * (live_server.world.ctx.settings.max_body_bytes + 1)
+    huge = requests.post(live_server.url + "/smartnoise_sql_query", data=too_big,
                          headers={"Authorization": f"Bearer {live_server.world.token}",
                                   "Content-Type": "application/json"}, timeout=10)
     assert huge.status_code == 413

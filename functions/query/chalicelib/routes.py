@@ -1,7 +1,7 @@
 """Researcher routes, in Lomas's vocabulary. Each view: parse, one service, serialise."""
 
 from chalice import Blueprint
-from lomas.services import querying, researcher
+from lomas.services import opendp_querying, querying, researcher
 from lomas_client import models as m
 
 from chalicelib.wiring import deps
@@ -69,3 +69,21 @@ def smartnoise_sql_query(call: Call, req: m.SmartnoiseSqlRequest) -> dict:
 @endpoint(bp, deps, m.SmartnoiseSqlDummyRequest)
 def dummy_smartnoise_sql_query(call: Call, req: m.SmartnoiseSqlDummyRequest) -> dict:
     return querying.dummy_smartnoise_sql_query(call.ctx, call.user, req)
+
+
+@bp.route("/estimate_opendp_cost", methods=["POST"])
+@endpoint(bp, deps, m.OpenDPCostRequest)
+def estimate_opendp_cost(call: Call, req: m.OpenDPCostRequest) -> m.CostResponse:
+    return opendp_querying.estimate_opendp_cost(call.ctx, call.user, req)
+
+
+@bp.route("/opendp_query", methods=["POST"])
+@endpoint(bp, deps, m.OpenDPRequest)
+def opendp_query(call: Call, req: m.OpenDPRequest) -> dict:
+    return opendp_querying.opendp_query(call.ctx, call.user, req, call.idempotency_key())
+
+
+@bp.route("/dummy_opendp_query", methods=["POST"])
+@endpoint(bp, deps, m.OpenDPDummyRequest)
+def dummy_opendp_query(call: Call, req: m.OpenDPDummyRequest) -> dict:
+    return opendp_querying.dummy_opendp_query(call.ctx, call.user, req)

@@ -1,0 +1,123 @@
+"""The OpenDP engine (Measurement form): safe rebuild, exact cost, one execution.
+
+The Measurement reads the dataset as Lomas has always given it to OpenDP:
+CSV text without header, columns in metadata order, so a pipeline starts with
+`make_split_dataframe(",", col_names=<the dataset's columns>)`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import warnings
+from typing import Any
+
+import opendp.prelude as dp
+import pandas as pd
+from lomas_client.models import DatasetMetadata, OpenDPCostRequest
+from opendp.mod import Measurement, OpenDPException
+
+from lomas.domain import PrivacyCost
+from lomas.dp.opendp_safe import rebuild
+from lomas.errors import ExternalLibraryError, InvalidQuery
+
+log = logging.getLogger(__name__)
+
+ENGINE = "opendp"
+dp.enable_features("contrib")
+
+
+def _split_columns(tree: Any) -> list[list[str]]:
+    """The col_names of every make_split_dataframe in the (already allowlisted) tree."""
+    found: list[list[str]] = []
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if node.get("__function__") == "make_split_dataframe":
+                found.append(node.get("__kwargs__", {}).get("col_names"))
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return found
+
+
+def build(metadata: DatasetMetadata, opendp_json: str) -> Measurement:
+    """The request's Measurement, checked against the dataset. Raises InvalidQuery."""
+    try:
+        tree = json.loads(opendp_json)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise InvalidQuery("opendp_json is not valid JSON.") from exc
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        measurement = rebuild(tree)
+    if not isinstance(measurement, Measurement):
+        raise InvalidQuery("opendp_json must describe an OpenDP Measurement.")
+    if measurement.input_domain != dp.atom_domain(T=str) or \
+            measurement.input_metric != dp.symmetric_distance():
+        raise InvalidQuery(
+            "The pipeline's input must be the dataset as CSV text: AtomDomain(T=String) "
+            "with SymmetricDistance, starting with make_split_dataframe.")
+    columns = list(metadata.columns)
+    for names in _split_columns(tree):
+        if names != columns:
+            raise InvalidQuery(f"make_split_dataframe must name the dataset's columns "
+                               f"in order: {columns}.")
+    return measurement
+
+
+def cost(measurement: Measurement, metadata: DatasetMetadata,
+         fixed_delta: float | None) -> PrivacyCost:
+    """What OpenDP itself maps the pipeline to at the dataset's contribution bound."""
+    d_in = metadata.max_ids
+    measure = str(measurement.output_measure)
+    try:
+        if measure == "MaxDivergence":
+            return _pair(measurement.map(d_in), 0.0)
+        if measure.startswith("Approximate("):
+            epsilon, delta = measurement.map(d_in)
+            return _pair(epsilon, delta)
+        if measure in ("ZeroConcentratedDivergence", "SmoothedMaxDivergence"):
+            if fixed_delta is None:
+                raise InvalidQuery(f"A {measure} pipeline needs fixed_delta to be charged "
+                                   "in (epsilon, delta).")
+            if measure == "ZeroConcentratedDivergence":
+                measurement = dp.c.make_zCDP_to_approxDP(measurement)
+            return _pair(measurement.map(d_in).epsilon(fixed_delta), fixed_delta)
+    except OpenDPException as exc:
+        raise InvalidQuery(f"OpenDP cannot map this pipeline: {exc.message}") from exc
+    raise InvalidQuery(f"Unsupported privacy measure {measure}.")
+
+
+def _pair(epsilon: Any, delta: Any) -> PrivacyCost:
+    epsilon, delta = float(epsilon), float(delta)
+    if not (math.isfinite(epsilon) and math.isfinite(delta)):
+        raise InvalidQuery("The pipeline's privacy loss is not finite.")
+    return PrivacyCost(epsilon, delta)
+
+
+def estimate_cost(metadata: DatasetMetadata, request: OpenDPCostRequest) -> PrivacyCost:
+    return cost(build(metadata, request.opendp_json), metadata, request.fixed_delta)
+
+
+def as_input(frame: pd.DataFrame) -> str:
+    return frame.to_csv(header=False, index=False)
+
+
+def execute(measurement: Measurement, frame: pd.DataFrame) -> Any:
+    """Run once on the table. Raises ExternalLibraryError."""
+    try:
+        value = measurement(as_input(frame))
+    except (OpenDPException, TypeError, ValueError) as exc:
+        log.warning("opendp execution failed: %r", exc)
+        raise ExternalLibraryError(f"OpenDP failed: {str(exc).strip()[:200]}") from exc
+    return json.loads(json.dumps(value, default=_plain))
+
+
+def _plain(value: Any) -> Any:
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, tuple):
+        return list(value)
+    raise ExternalLibraryError(f"OpenDP returned a {type(value).__name__}, not a number or list.")
