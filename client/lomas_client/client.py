@@ -65,16 +65,17 @@ class Client:
         self.dataset_name = dataset_name
         self._http = Transport(url, token, session, timeout)
         self.smartnoise_sql = SmartnoiseSqlClient(self._http, dataset_name)
-        self.opendp = OpenDPClient(self._http, dataset_name,
-                                   lambda: list(self.get_dataset_metadata()["columns"]))
+        self.opendp = OpenDPClient(self._http, dataset_name, self._metadata)
 
     def _post(self, path: str, **extra: Any) -> Any:
         return self._http.post(path, {"dataset_name": self.dataset_name, **extra})
 
+    def _metadata(self) -> m.DatasetMetadata:
+        return m.DatasetMetadata.model_validate(self._post("/get_dataset_metadata"))
+
     def get_dataset_metadata(self) -> dict[str, Any]:
         """The dataset's public metadata (columns, types, bounds, categories)."""
-        metadata = m.DatasetMetadata.model_validate(self._post("/get_dataset_metadata"))
-        return metadata.model_dump(exclude_none=True)
+        return self._metadata().model_dump(exclude_none=True)
 
     def get_dummy_dataset(self, nb_rows: int = 100, seed: int = 42) -> pd.DataFrame:
         """Random rows shaped like the dataset, made from its metadata only."""

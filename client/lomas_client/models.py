@@ -157,8 +157,10 @@ class SmartnoiseSqlResult(Model):
 
 class OpenDPResult(Model):
     type: Literal["opendp"] = "opendp"
-    value: Any
-    """A number or a list of numbers, as the Measurement released it."""
+    value: Any = None
+    """A number or a list of numbers, as a Measurement released it."""
+    df: dict[str, Any] | None = None
+    """A polars query's released table, as a pandas "tight" dict."""
 
 
 class QueryResponse(Model):

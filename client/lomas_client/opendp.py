@@ -11,29 +11,40 @@ CSV_SEPARATOR = ","
 
 
 class OpenDPClient:
-    """`client.opendp.query(pipeline, ...)`, `.cost(...)`, `.split_dataframe()`.
+    """`client.opendp.query(pipeline, ...)`, `.cost(...)`, `.context(...)`, `.split_dataframe()`.
 
-    A pipeline is an OpenDP Measurement whose input is the dataset as CSV text
-    (no header, the metadata's column order): start it with `split_dataframe()`.
+    A pipeline is either an OpenDP polars query made from `context(...)`, or an
+    OpenDP Measurement whose input is the dataset as CSV text (no header, the
+    metadata's column order), started with `split_dataframe()`.
     """
 
     def __init__(self, transport: Transport, dataset_name: str,
-                 columns: Any) -> None:
+                 metadata: Any) -> None:
         self._http = transport
         self._dataset = dataset_name
-        self._columns = columns
+        self._metadata = metadata
 
     def split_dataframe(self) -> Any:
         """The pipeline's first step: the dataset's CSV text split into named columns."""
         import opendp.prelude as dp
 
         dp.enable_features("contrib")
-        return dp.t.make_split_dataframe(CSV_SEPARATOR, col_names=self._columns())
+        return dp.t.make_split_dataframe(CSV_SEPARATOR, col_names=list(self._metadata().columns))
+
+    def context(self, privacy_loss: Any, split_evenly_over: int = 1) -> Any:
+        """An OpenDP Context for polars queries on this dataset (built from its metadata).
+
+        `client.opendp.context(dp.loss_of(epsilon=1.0)).query().select(dp.len())`
+        """
+        return polars_context(self._metadata(), privacy_loss, split_evenly_over)
 
     @staticmethod
     def serialize(pipeline: Any) -> str:
+        """A Measurement via opendp.serialize; a polars query as its plan's JSON form."""
         if isinstance(pipeline, str):
             return pipeline
+        if type(pipeline).__name__ == "LazyFrameQuery":
+            return serialize_polars_query(pipeline)
         import opendp.prelude as dp
 
         return dp.serialize(pipeline)
@@ -58,4 +69,79 @@ class OpenDPClient:
             raw = self._http.post("/opendp_query", body, idempotent=True)
         result = m.QueryResponse.model_validate(raw).result
         assert isinstance(result, m.OpenDPResult)
+        if result.df is not None:
+            import pandas as pd
+
+            return pd.DataFrame.from_dict(result.df, orient="tight")
         return result.value
+
+
+# ------------------------------------------------- polars form: one derivation ---
+DEFAULT_MAX_LENGTH = 1_000_000_000
+POLARS_KEY = "lomas_polars_query"
+
+
+def polars_schema(metadata: m.DatasetMetadata) -> dict[str, Any]:
+    """The dataset's columns as polars dtypes (datetime columns are left out)."""
+    import polars as pl
+
+    dtypes = {"int": pl.Int64, "float": pl.Float64, "string": pl.String, "boolean": pl.Boolean}
+    return {name: dtypes[col.type] for name, col in metadata.columns.items()
+            if col.type in dtypes}
+
+
+def polars_margins(metadata: m.DatasetMetadata) -> list[Any]:
+    """What is public about the table's shape: its length bound and categories' counts."""
+    import opendp.prelude as dp
+
+    rows = metadata.rows or DEFAULT_MAX_LENGTH
+    margins = [dp.polars.Margin(by=[], max_length=rows)]
+    for name, col in metadata.columns.items():
+        if col.type == "string" and col.categories:
+            margins.append(dp.polars.Margin(by=[name], max_length=rows,
+                                            max_groups=len(col.categories)))
+    return margins
+
+
+def polars_input_domain(metadata: m.DatasetMetadata) -> Any:
+    """The LazyFrame domain both the client's Context and the server build from metadata."""
+    import opendp.prelude as dp
+    import polars as pl
+
+    domain = dp.domain_of(pl.LazyFrame(schema=polars_schema(metadata)), infer=True)
+    for margin in polars_margins(metadata):
+        domain = dp.with_margin(domain, margin)
+    return domain
+
+
+def polars_context(metadata: m.DatasetMetadata, privacy_loss: Any,
+                   split_evenly_over: int = 1) -> Any:
+    """An OpenDP Context over an empty frame shaped like the dataset, to build queries."""
+    import opendp.prelude as dp
+    import polars as pl
+
+    dp.enable_features("contrib")
+    return dp.Context.compositor(
+        data=pl.LazyFrame(schema=polars_schema(metadata)),
+        privacy_unit=dp.unit_of(contributions=metadata.max_ids),
+        privacy_loss=privacy_loss, split_evenly_over=split_evenly_over,
+        margins=polars_margins(metadata))
+
+
+def serialize_polars_query(query: Any) -> str:
+    """A LazyFrameQuery as its polars plan in JSON form plus the resolved noise parameters."""
+    import json
+    import warnings
+
+    measurement = query.resolve()
+    kwargs = measurement.__opendp_dict__["__kwargs__"]
+    plan = object.__getattribute__(query, "polars_plan")
+    with warnings.catch_warnings():  # polars deprecates the JSON form; it is the pickle-free one
+        warnings.simplefilter("ignore", UserWarning)
+        plan_json = json.loads(plan.serialize(format="json"))
+    return json.dumps({POLARS_KEY: {
+        "plan": plan_json,
+        "global_scale": kwargs["global_scale"],
+        "threshold": kwargs["threshold"],
+        "output_measure": str(measurement.output_measure),
+    }})

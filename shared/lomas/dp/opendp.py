@@ -1,8 +1,9 @@
-"""The OpenDP engine (Measurement form): safe rebuild, exact cost, one execution.
+"""The OpenDP engine: safe rebuild, exact cost, one execution.
 
-The Measurement reads the dataset as Lomas has always given it to OpenDP:
-CSV text without header, columns in metadata order, so a pipeline starts with
-`make_split_dataframe(",", col_names=<the dataset's columns>)`.
+Two forms. A Measurement reads the dataset as Lomas has always given it to
+OpenDP: CSV text without header, columns in metadata order, so it starts with
+`make_split_dataframe(",", col_names=<the dataset's columns>)`. A polars query
+(`opendp_polars`) reads it as a LazyFrame whose domain comes from the metadata.
 """
 
 from __future__ import annotations
@@ -11,14 +12,18 @@ import json
 import logging
 import math
 import warnings
+from dataclasses import dataclass
 from typing import Any
 
 import opendp.prelude as dp
 import pandas as pd
-from lomas_client.models import DatasetMetadata, OpenDPCostRequest
+from lomas_client.models import DatasetMetadata, OpenDPCostRequest, OpenDPResult
+from lomas_client.opendp import POLARS_KEY
 from opendp.mod import Measurement, OpenDPException
 
 from lomas.domain import PrivacyCost
+from lomas.dp import opendp_polars
+from lomas.dp.frames import to_tight
 from lomas.dp.opendp_safe import rebuild
 from lomas.errors import ExternalLibraryError, InvalidQuery
 
@@ -43,12 +48,24 @@ def _split_columns(tree: Any) -> list[list[str]]:
     return found
 
 
-def build(metadata: DatasetMetadata, opendp_json: str) -> Measurement:
-    """The request's Measurement, checked against the dataset. Raises InvalidQuery."""
+@dataclass(frozen=True)
+class Pipeline:
+    measurement: Measurement
+    polars: bool
+
+
+def build(metadata: DatasetMetadata, opendp_json: str) -> Pipeline:
+    """The request's pipeline, checked against the dataset. Raises InvalidQuery."""
     try:
         tree = json.loads(opendp_json)
     except (json.JSONDecodeError, RecursionError) as exc:
         raise InvalidQuery("opendp_json is not valid JSON.") from exc
+    if isinstance(tree, dict) and set(tree) == {POLARS_KEY}:
+        return Pipeline(opendp_polars.build(metadata, tree[POLARS_KEY]), polars=True)
+    return Pipeline(_measurement(metadata, tree), polars=False)
+
+
+def _measurement(metadata: DatasetMetadata, tree: Any) -> Measurement:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         measurement = rebuild(tree)
@@ -64,6 +81,8 @@ def build(metadata: DatasetMetadata, opendp_json: str) -> Measurement:
         if names != columns:
             raise InvalidQuery(f"make_split_dataframe must name the dataset's columns "
                                f"in order: {columns}.")
+    if not _split_columns(tree):
+        raise InvalidQuery("The pipeline must start with make_split_dataframe.")
     return measurement
 
 
@@ -98,21 +117,21 @@ def _pair(epsilon: Any, delta: Any) -> PrivacyCost:
 
 
 def estimate_cost(metadata: DatasetMetadata, request: OpenDPCostRequest) -> PrivacyCost:
-    return cost(build(metadata, request.opendp_json), metadata, request.fixed_delta)
+    pipeline = build(metadata, request.opendp_json)
+    return cost(pipeline.measurement, metadata, request.fixed_delta)
 
 
-def as_input(frame: pd.DataFrame) -> str:
-    return frame.to_csv(header=False, index=False)
-
-
-def execute(measurement: Measurement, frame: pd.DataFrame) -> Any:
+def execute(pipeline: Pipeline, frame: pd.DataFrame, metadata: DatasetMetadata) -> OpenDPResult:
     """Run once on the table. Raises ExternalLibraryError."""
     try:
-        value = measurement(as_input(frame))
+        if pipeline.polars:
+            released = pipeline.measurement(opendp_polars.as_input(frame, metadata))
+            return OpenDPResult(df=to_tight(released.collect().to_pandas()))
+        value = pipeline.measurement(frame.to_csv(header=False, index=False))
     except (OpenDPException, TypeError, ValueError) as exc:
         log.warning("opendp execution failed: %r", exc)
         raise ExternalLibraryError(f"OpenDP failed: {str(exc).strip()[:200]}") from exc
-    return json.loads(json.dumps(value, default=_plain))
+    return OpenDPResult(value=json.loads(json.dumps(value, default=_plain)))
 
 
 def _plain(value: Any) -> Any:

@@ -16,9 +16,9 @@ from lomas.services.querying import charged_run
 from lomas.services.researcher import check_dummy_rows
 
 
-def _response(user: User, cost: PrivacyCost, value: Any) -> dict[str, Any]:
+def _response(user: User, cost: PrivacyCost, result: m.OpenDPResult) -> dict[str, Any]:
     return m.QueryResponse(requested_by=user.name, epsilon=cost.epsilon, delta=cost.delta,
-                           result=m.OpenDPResult(value=value)).model_dump(mode="json")
+                           result=result).model_dump(mode="json")
 
 
 def estimate_opendp_cost(ctx: Context, user: User, req: m.OpenDPCostRequest) -> m.CostResponse:
@@ -32,11 +32,11 @@ def opendp_query(ctx: Context, user: User, req: m.OpenDPRequest,
                  idempotency_key: str | None) -> dict[str, Any]:
     """Charge the pipeline's cost, then run it once on the private data."""
     dataset, _ = dataset_for(ctx.store, user, req.dataset_name)
-    measurement = opendp.build(dataset.metadata, req.opendp_json)
-    cost = opendp.cost(measurement, dataset.metadata, req.fixed_delta)
+    pipeline = opendp.build(dataset.metadata, req.opendp_json)
+    cost = opendp.cost(pipeline.measurement, dataset.metadata, req.fixed_delta)
 
     def execute(data: CachedData) -> dict[str, Any]:
-        return _response(user, cost, opendp.execute(measurement, data.frame))
+        return _response(user, cost, opendp.execute(pipeline, data.frame, dataset.metadata))
 
     request = req.model_dump(mode="json")
     return charged_run(ctx, user, dataset, opendp.ENGINE, request, cost, idempotency_key,
@@ -47,7 +47,7 @@ def dummy_opendp_query(ctx: Context, user: User, req: m.OpenDPDummyRequest) -> d
     """Run the pipeline on dummy data: never charged, never archived."""
     dataset, _ = dataset_for(ctx.store, user, req.dataset_name)
     check_dummy_rows(ctx, req.dummy_nb_rows)
-    measurement = opendp.build(dataset.metadata, req.opendp_json)
-    cost = opendp.cost(measurement, dataset.metadata, req.fixed_delta)
+    pipeline = opendp.build(dataset.metadata, req.opendp_json)
+    cost = opendp.cost(pipeline.measurement, dataset.metadata, req.fixed_delta)
     frame = dummy_frame(dataset.metadata, req.dummy_nb_rows, req.dummy_seed)
-    return _response(user, cost, opendp.execute(measurement, frame))
+    return _response(user, cost, opendp.execute(pipeline, frame, dataset.metadata))

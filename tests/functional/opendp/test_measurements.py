@@ -14,22 +14,12 @@ import polars as pl
 import pytest
 from chalice.test import Client
 
-from tests.conftest import World, make_world
+from tests.conftest import World
+from tests.functional.opendp.conftest import LIMIT
 from tests.functional.test_query_api import error, post
 
 dp.enable_features("contrib")
 COLUMNS = ["region", "sex", "age", "education", "income"]
-
-
-LIMIT = 2_000_000
-
-
-@pytest.fixture
-def world(tmp_path: Path) -> World:
-    from lomas.domain import PrivacyCost
-    from lomas.testing.fakes import InMemoryStore
-
-    return make_world(InMemoryStore(), tmp_path, PrivacyCost(10.0, 1e-3), max_body_bytes=LIMIT)
 
 
 def split():
@@ -122,25 +112,6 @@ def test_same_key_is_charged_once(query_client: Client, world: World) -> None:
 
 
 # --------------------------------------------------------------- hostile payloads ---
-@pytest.fixture
-def tripwires(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    """A module whose import writes a marker file, and sockets that record any connect."""
-    marker = tmp_path / "pwned"
-    (tmp_path / "lomas_evil_marker.py").write_text(
-        f"open({str(marker)!r}, 'w').write('imported')\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    connects: list[object] = []
-
-    def refuse(self, address, *args, **kwargs):
-        connects.append(address)
-        raise OSError("test: no sockets")
-
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
-    yield marker, connects
-    sys.modules.pop("lomas_evil_marker", None)
-
-
 def _lazyframe(lf: pl.LazyFrame) -> dict:
     return {"__lazyframe__": base64.b64encode(lf.serialize()).decode(), "__version__": "0.14.2"}
 
