@@ -26,6 +26,12 @@ def test_readme_snippet_is_the_example_file() -> None:
     assert len([line for line in snippet.splitlines() if line.strip()]) <= 10
 
 
+def test_readme_opendp_snippet_is_the_example_file() -> None:
+    readme = (ROOT / "README.md").read_text()
+    example = (ROOT / "examples" / "opendp_quickstart.py").read_text()
+    assert example.split('"""\n\n', 1)[1] in readme
+
+
 def test_quickstart_runs_and_the_budget_drops_by_the_cost(mongo_world: World) -> None:
     store = mongo_world.store
     store.create_dataset(write_income(mongo_world.ctx.settings.resolved_data_root, "income_synth"))
