@@ -4,7 +4,6 @@ import os
 
 import opendp.prelude as dp
 import polars as pl
-
 from lomas_client import Client
 
 client = Client(os.environ["LOMAS_URL"], os.environ["LOMAS_TOKEN"], "income_synth")
