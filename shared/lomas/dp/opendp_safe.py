@@ -23,6 +23,7 @@ import opendp.measures
 import opendp.metrics
 import opendp.transformations
 from opendp.mod import OpenDPException
+from opendp.mod import __version__ as OPENDP_VERSION
 
 from lomas.errors import InvalidQuery
 
@@ -98,6 +99,10 @@ class _Builder:
     def _call(self, node: dict[str, Any], depth: int) -> Any:
         if not set(node) <= _FLAGS:
             raise InvalidQuery("OpenDP pipeline: unexpected keys in a constructor.")
+        version = node.get("__version__", OPENDP_VERSION)
+        if version != OPENDP_VERSION:
+            raise InvalidQuery(f"OpenDP pipeline: made with OpenDP {str(version)[:20]}; this "
+                               f"server runs {OPENDP_VERSION}: use that version.")
         function = _constructor(node.get("__module__"), node["__function__"])
         kwargs = node.get("__kwargs__", {})
         if not isinstance(kwargs, dict) or not all(k.isidentifier() for k in kwargs):

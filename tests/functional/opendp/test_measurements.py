@@ -152,6 +152,8 @@ def _hostile(marker: Path) -> dict[str, object]:
             dp.t.make_split_dataframe(",", col_names=["a", "b"]) >> dp.t.make_select_column(
                 "a", str) >> dp.t.then_count() >> dp.m.then_laplace(1.0))),
         "not a measurement": json.loads(dp.serialize(split())),
+        "another opendp version": json.loads(dp.serialize(count()).replace(
+            '"__version__": "0.14.2"', '"__version__": "0.99.0"')),
     }
 
 
