@@ -46,11 +46,7 @@ class SmartnoiseSqlClient:
         Raises InvalidQueryError, BudgetExhaustedError, UnauthorizedAccessError, ...
         """
         body = self._body(query, epsilon, delta, mechanisms) | {"postprocess": postprocess}
-        if dummy:
-            body |= {"dummy_nb_rows": nb_rows, "dummy_seed": seed}
-            raw = self._http.post("/dummy_smartnoise_sql_query", body)
-        else:
-            raw = self._http.post("/smartnoise_sql_query", body, idempotent=True)
+        raw = self._http.query("smartnoise_sql", body, dummy, nb_rows, seed)
         result = m.QueryResponse.model_validate(raw).result
         assert isinstance(result, m.SmartnoiseSqlResult)
         return frame_from_tight(result.df)

@@ -68,3 +68,11 @@ class Transport:
     def post(self, path: str, body: dict[str, Any], idempotent: bool = False) -> Any:
         headers = {"Idempotency-Key": str(uuid.uuid4())} if idempotent else None
         return self.request("POST", path, json=body, headers=headers)
+
+    def query(self, engine: str, body: dict[str, Any], dummy: bool, nb_rows: int,
+              seed: int) -> Any:
+        """/<engine>_query with a fresh Idempotency-Key, or /dummy_<engine>_query."""
+        if dummy:
+            return self.post(f"/dummy_{engine}_query",
+                             body | {"dummy_nb_rows": nb_rows, "dummy_seed": seed})
+        return self.post(f"/{engine}_query", body, idempotent=True)

@@ -61,12 +61,7 @@ class OpenDPClient:
     def query(self, pipeline: Any, fixed_delta: float | None = None, dummy: bool = False,
               nb_rows: int = 100, seed: int = 42) -> Any:
         """Run the pipeline (dummy=True: on dummy data, free); returns its released value."""
-        body = self._body(pipeline, fixed_delta)
-        if dummy:
-            body |= {"dummy_nb_rows": nb_rows, "dummy_seed": seed}
-            raw = self._http.post("/dummy_opendp_query", body)
-        else:
-            raw = self._http.post("/opendp_query", body, idempotent=True)
+        raw = self._http.query("opendp", self._body(pipeline, fixed_delta), dummy, nb_rows, seed)
         result = m.QueryResponse.model_validate(raw).result
         assert isinstance(result, m.OpenDPResult)
         if result.df is not None:

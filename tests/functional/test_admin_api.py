@@ -142,11 +142,12 @@ def test_bulk_import(admin_client: Client, world: World) -> None:
 def test_archives_filter(admin_client: Client, world: World) -> None:
     from lomas.domain import User
     from lomas.services import querying
+    from lomas.services.engines import SMARTNOISE_SQL as SQL
     from lomas_client import models as m
 
     req = m.SmartnoiseSqlRequest(dataset_name="income", query_str="SELECT COUNT(*) AS n FROM df",
                                  epsilon=1.0, delta=1e-5)
-    querying.smartnoise_sql_query(world.ctx, User("alice"), req, None)
+    querying.run_query(world.ctx, User("alice"), SQL, req, None)
     rows = call(admin_client, "GET", "/admin/archives?user_name=alice", world.admin_token)
     assert len(rows.json_body["archives"]) == 1
     none = call(admin_client, "GET", "/admin/archives?dataset_name=other", world.admin_token)

@@ -7,6 +7,7 @@ import pytest
 from lomas import demo
 from lomas.domain import Dataset, PrivacyCost, User
 from lomas.services import querying
+from lomas.services.engines import SMARTNOISE_SQL as SQL
 from lomas_client import models as m
 
 from tests.conftest import BUCKET, World
@@ -17,7 +18,7 @@ QUERY = "SELECT COUNT(*) AS n FROM cached"
 
 def _count(world: World, key: str) -> float:
     req = m.SmartnoiseSqlRequest(dataset_name="cached", query_str=QUERY, epsilon=5.0, delta=1e-5)
-    out = querying.smartnoise_sql_query(world.ctx, User("alice"), req, key)
+    out = querying.run_query(world.ctx, User("alice"), SQL, req, key)
     return out["result"]["df"]["data"][0][0]
 
 
@@ -58,9 +59,9 @@ def test_the_cache_stays_within_its_byte_bound(world: World, moto_url: str,
     req = m.SmartnoiseSqlRequest(dataset_name="cached", query_str=QUERY, epsilon=1.0, delta=1e-5)
     other = m.SmartnoiseSqlRequest(dataset_name="income", query_str="SELECT COUNT(*) AS n FROM df",
                                    epsilon=1.0, delta=1e-5)
-    querying.smartnoise_sql_query(ctx, User("alice"), req, None)
-    querying.smartnoise_sql_query(ctx, User("alice"), other, None)
-    querying.smartnoise_sql_query(ctx, User("alice"), req, None)
+    querying.run_query(ctx, User("alice"), SQL, req, None)
+    querying.run_query(ctx, User("alice"), SQL, other, None)
+    querying.run_query(ctx, User("alice"), SQL, req, None)
     assert tables.stats.evictions == 2 and tables.stats.loads == 3
 
 

@@ -11,6 +11,7 @@ from lomas.domain import Dataset, PrivacyCost, User
 from lomas.dp.tables import TableCache
 from lomas.errors import BudgetExhausted, Conflict, DatasetUnavailable, ExternalLibraryError
 from lomas.services import querying
+from lomas.services.engines import SMARTNOISE_SQL as SQL
 from lomas_client import models as m
 
 from tests.conftest import World
@@ -54,7 +55,7 @@ class ColumnDroppingLoader:
 
 def test_query_charges_the_computed_cost_and_archives(world: World) -> None:
     before = remaining(world)
-    out = querying.smartnoise_sql_query(world.ctx, ALICE, req(), "key-1")
+    out = querying.run_query(world.ctx, ALICE, SQL, req(), "key-1")
     assert out["epsilon"] == 3.0
     assert remaining(world).epsilon == pytest.approx(before.epsilon - 3.0)
     [record] = world.store.list_archives(user="alice")
@@ -62,17 +63,17 @@ def test_query_charges_the_computed_cost_and_archives(world: World) -> None:
 
 
 def test_same_key_replays_without_a_second_charge(world: World) -> None:
-    first = querying.smartnoise_sql_query(world.ctx, ALICE, req(), "key-1")
+    first = querying.run_query(world.ctx, ALICE, SQL, req(), "key-1")
     after_first = remaining(world)
-    assert querying.smartnoise_sql_query(world.ctx, ALICE, req(), "key-1") == first
+    assert querying.run_query(world.ctx, ALICE, SQL, req(), "key-1") == first
     assert remaining(world) == after_first
     assert world.ctx.tables.stats.builds == 1
 
 
 def test_same_key_other_body_is_a_conflict(world: World) -> None:
-    querying.smartnoise_sql_query(world.ctx, ALICE, req(), "key-1")
+    querying.run_query(world.ctx, ALICE, SQL, req(), "key-1")
     with pytest.raises(Conflict, match="different request"):
-        querying.smartnoise_sql_query(world.ctx, ALICE, req("SELECT COUNT(*) AS n FROM df"),
+        querying.run_query(world.ctx, ALICE, SQL, req("SELECT COUNT(*) AS n FROM df"),
                                       "key-1")
 
 
@@ -84,7 +85,7 @@ def test_duplicate_while_running_neither_runs_nor_charges(world: World) -> None:
     world.store.claim(ArchiveRecord("alice", "key-1", print_, "income", "smartnoise_sql", body))
     before = remaining(world)
     with pytest.raises(Conflict, match="still running"):
-        querying.smartnoise_sql_query(world.ctx, ALICE, req(), "key-1")
+        querying.run_query(world.ctx, ALICE, SQL, req(), "key-1")
     assert remaining(world) == before
     assert world.ctx.tables.stats.loads == 0
 
@@ -92,7 +93,7 @@ def test_duplicate_while_running_neither_runs_nor_charges(world: World) -> None:
 def test_budget_exhausted_charges_nothing_and_archives_nothing(world: World) -> None:
     world.store.put_grant("alice", "income", PrivacyCost(2.0, 1e-3))
     with pytest.raises(BudgetExhausted):
-        querying.smartnoise_sql_query(world.ctx, ALICE, req(), None)
+        querying.run_query(world.ctx, ALICE, SQL, req(), None)
     assert remaining(world) == PrivacyCost(2.0, 1e-3)
     assert world.store.list_archives() == []
 
@@ -100,27 +101,27 @@ def test_budget_exhausted_charges_nothing_and_archives_nothing(world: World) -> 
 def test_refund_when_the_data_could_not_be_read(world: World) -> None:
     ctx = replace(world.ctx, tables=TableCache(BrokenLoader()))
     with pytest.raises(DatasetUnavailable):
-        querying.smartnoise_sql_query(ctx, ALICE, req(), "key-1")
+        querying.run_query(ctx, ALICE, SQL, req(), "key-1")
     assert remaining(world) == PrivacyCost(10.0, 1e-3)
     # the key was released: a retry once the source is back runs normally
-    assert querying.smartnoise_sql_query(world.ctx, ALICE, req(), "key-1")["epsilon"] == 3.0
+    assert querying.run_query(world.ctx, ALICE, SQL, req(), "key-1")["epsilon"] == 3.0
 
 
 def test_no_refund_once_the_engine_ran(world: World) -> None:
     ctx = replace(world.ctx, tables=TableCache(ColumnDroppingLoader(world.loader)))
     with pytest.raises(ExternalLibraryError):
-        querying.smartnoise_sql_query(ctx, ALICE, req(), "key-1")
+        querying.run_query(ctx, ALICE, SQL, req(), "key-1")
     assert remaining(world).epsilon == pytest.approx(7.0)
     [record] = world.store.list_archives()
     assert record.status == "failed" and record.error["type"] == "ExternalLibraryError"
     with pytest.raises(ExternalLibraryError):  # a retry replays the failure, uncharged
-        querying.smartnoise_sql_query(ctx, ALICE, req(), "key-1")
+        querying.run_query(ctx, ALICE, SQL, req(), "key-1")
     assert remaining(world).epsilon == pytest.approx(7.0)
 
 
 def test_dummy_query_is_free_and_not_archived(world: World) -> None:
     dummy = m.SmartnoiseSqlDummyRequest(**req().model_dump(), dummy_nb_rows=300, dummy_seed=1)
-    out = querying.dummy_smartnoise_sql_query(world.ctx, ALICE, dummy)
+    out = querying.run_dummy_query(world.ctx, ALICE, SQL, dummy)
     assert out["result"]["df"]["columns"] == ["n", "a"]
     assert remaining(world) == PrivacyCost(10.0, 1e-3)
     assert world.store.list_archives() == []
@@ -138,7 +139,7 @@ def test_concurrent_retries_of_one_key_charge_once(world: World) -> None:
 
 def _attempt(world: World) -> str:
     try:
-        querying.smartnoise_sql_query(world.ctx, ALICE, req(), "same-key")
+        querying.run_query(world.ctx, ALICE, SQL, req(), "same-key")
         return "ok"
     except Conflict:
         return "Conflict"

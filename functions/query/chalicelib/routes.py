@@ -1,7 +1,11 @@
 """Researcher routes, in Lomas's vocabulary. Each view: parse, one service, serialise."""
 
+from collections.abc import Callable
+from typing import Any
+
 from chalice import Blueprint
-from lomas.services import opendp_querying, querying, researcher
+from lomas.services import querying, researcher
+from lomas.services.engines import ENGINES, Engine
 from lomas_client import models as m
 
 from chalicelib.wiring import deps
@@ -53,37 +57,30 @@ def get_previous_queries(call: Call, req: m.DatasetRequest) -> m.PreviousQueries
     return researcher.previous_queries(call.ctx, call.user, req)
 
 
-@bp.route("/estimate_smartnoise_sql_cost", methods=["POST"])
-@endpoint(bp, deps, m.SmartnoiseSqlCostRequest)
-def estimate_smartnoise_sql_cost(call: Call, req: m.SmartnoiseSqlCostRequest) -> m.CostResponse:
-    return querying.estimate_smartnoise_sql_cost(call.ctx, call.user, req)
+def _named(fn: Callable[..., Any], name: str) -> Callable[..., Any]:
+    fn.__name__ = fn.__qualname__ = name
+    return fn
 
 
-@bp.route("/smartnoise_sql_query", methods=["POST"])
-@endpoint(bp, deps, m.SmartnoiseSqlRequest)
-def smartnoise_sql_query(call: Call, req: m.SmartnoiseSqlRequest) -> dict:
-    return querying.smartnoise_sql_query(call.ctx, call.user, req, call.idempotency_key())
+def _engine_routes(engine: Engine) -> None:
+    """/estimate_<engine>_cost, /<engine>_query and /dummy_<engine>_query."""
+    e = engine.name
+
+    def estimate(call: Call, req: Any) -> m.CostResponse:
+        return querying.estimate_cost(call.ctx, call.user, engine, req)
+
+    def query(call: Call, req: Any) -> dict:
+        return querying.run_query(call.ctx, call.user, engine, req, call.idempotency_key())
+
+    def dummy(call: Call, req: Any) -> dict:
+        return querying.run_dummy_query(call.ctx, call.user, engine, req)
+
+    for path, view, model in ((f"/estimate_{e}_cost", estimate, engine.cost_request),
+                              (f"/{e}_query", query, engine.query_request),
+                              (f"/dummy_{e}_query", dummy, engine.dummy_request)):
+        name = path.strip("/")
+        bp.route(path, methods=["POST"])(endpoint(bp, deps, model)(_named(view, name)))
 
 
-@bp.route("/dummy_smartnoise_sql_query", methods=["POST"])
-@endpoint(bp, deps, m.SmartnoiseSqlDummyRequest)
-def dummy_smartnoise_sql_query(call: Call, req: m.SmartnoiseSqlDummyRequest) -> dict:
-    return querying.dummy_smartnoise_sql_query(call.ctx, call.user, req)
-
-
-@bp.route("/estimate_opendp_cost", methods=["POST"])
-@endpoint(bp, deps, m.OpenDPCostRequest)
-def estimate_opendp_cost(call: Call, req: m.OpenDPCostRequest) -> m.CostResponse:
-    return opendp_querying.estimate_opendp_cost(call.ctx, call.user, req)
-
-
-@bp.route("/opendp_query", methods=["POST"])
-@endpoint(bp, deps, m.OpenDPRequest)
-def opendp_query(call: Call, req: m.OpenDPRequest) -> dict:
-    return opendp_querying.opendp_query(call.ctx, call.user, req, call.idempotency_key())
-
-
-@bp.route("/dummy_opendp_query", methods=["POST"])
-@endpoint(bp, deps, m.OpenDPDummyRequest)
-def dummy_opendp_query(call: Call, req: m.OpenDPDummyRequest) -> dict:
-    return opendp_querying.dummy_opendp_query(call.ctx, call.user, req)
+for _engine in ENGINES:
+    _engine_routes(_engine)

@@ -13,13 +13,12 @@ from lomas_client import models as m
 
 from lomas import errors
 from lomas.domain import ArchiveRecord, Dataset, PrivacyCost, User
-from lomas.dp import smartnoise_sql
 from lomas.dp.dummy import dummy_frame
-from lomas.dp.frames import to_tight
-from lomas.dp.tables import CachedData, SqlTable
+from lomas.dp.tables import CachedData
 from lomas.errors import BudgetExhausted, Conflict, LomasError
 from lomas.services.access import dataset_for
 from lomas.services.context import Context
+from lomas.services.engines import Engine, Result
 from lomas.services.researcher import check_dummy_rows
 
 log = logging.getLogger(__name__)
@@ -93,47 +92,35 @@ def charged_run(
     return response
 
 
-def _sql_response(
-    user: User, cost: PrivacyCost, table: SqlTable, dataset: Dataset, req: m.SmartnoiseSqlRequest
-) -> dict[str, Any]:
-    frame = smartnoise_sql.execute(table, dataset.name, dataset.metadata, req)
-    result = m.SmartnoiseSqlResult(df=to_tight(frame))
-    return m.QueryResponse(
-        requested_by=user.name, epsilon=cost.epsilon, delta=cost.delta, result=result
-    ).model_dump(mode="json")
+def _response(user: User, cost: PrivacyCost, result: Result) -> dict[str, Any]:
+    return m.QueryResponse(requested_by=user.name, epsilon=cost.epsilon, delta=cost.delta,
+                           result=result).model_dump(mode="json")
 
 
-def estimate_smartnoise_sql_cost(
-    ctx: Context, user: User, req: m.SmartnoiseSqlCostRequest
-) -> m.CostResponse:
+def estimate_cost(ctx: Context, user: User, engine: Engine, req: Any) -> m.CostResponse:
     """What the query would be charged. Raises UnauthorizedAccess, InvalidQuery."""
     dataset, _ = dataset_for(ctx.store, user, req.dataset_name)
-    cost = smartnoise_sql.estimate_cost(dataset.name, dataset.metadata, req)
+    cost = engine.prepare(dataset, req).cost
     return m.CostResponse(epsilon=cost.epsilon, delta=cost.delta)
 
 
-def smartnoise_sql_query(
-    ctx: Context, user: User, req: m.SmartnoiseSqlRequest, idempotency_key: str | None
-) -> dict[str, Any]:
+def run_query(ctx: Context, user: User, engine: Engine, req: Any,
+              idempotency_key: str | None) -> dict[str, Any]:
     """Charge the query's cost, then run it on the private data once."""
     dataset, _ = dataset_for(ctx.store, user, req.dataset_name)
-    cost = smartnoise_sql.estimate_cost(dataset.name, dataset.metadata, req)
+    prepared = engine.prepare(dataset, req)
 
     def execute(data: CachedData) -> dict[str, Any]:
-        table = ctx.tables.sql_of(data, dataset.name)
-        return _sql_response(user, cost, table, dataset, req)
+        return _response(user, prepared.cost, prepared.run_private(ctx.tables, data))
 
-    request = req.model_dump(mode="json")
-    return charged_run(ctx, user, dataset, smartnoise_sql.ENGINE, request, cost,
-                       idempotency_key, execute)
+    return charged_run(ctx, user, dataset, engine.name, req.model_dump(mode="json"),
+                       prepared.cost, idempotency_key, execute)
 
 
-def dummy_smartnoise_sql_query(
-    ctx: Context, user: User, req: m.SmartnoiseSqlDummyRequest
-) -> dict[str, Any]:
+def run_dummy_query(ctx: Context, user: User, engine: Engine, req: Any) -> dict[str, Any]:
     """Run the query on dummy data: never charged, never archived."""
     dataset, _ = dataset_for(ctx.store, user, req.dataset_name)
     check_dummy_rows(ctx, req.dummy_nb_rows)
-    cost = smartnoise_sql.estimate_cost(dataset.name, dataset.metadata, req)
+    prepared = engine.prepare(dataset, req)
     frame = dummy_frame(dataset.metadata, req.dummy_nb_rows, req.dummy_seed)
-    return _sql_response(user, cost, SqlTable.build(frame, dataset.name), dataset, req)
+    return _response(user, prepared.cost, prepared.run_dummy(frame))

@@ -1,0 +1,71 @@
+"""The DP engines as the query service sees them: cost first, then a private or dummy run.
+
+Each engine turns a request into a `Prepared` query: its cost (computed before
+any private data is read) and two ways to run it, on the cached private data
+or on dummy data. The query service does the rest the same way for all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+from lomas_client import models as m
+
+from lomas.domain import Dataset, PrivacyCost
+from lomas.dp import opendp, smartnoise_sql
+from lomas.dp.frames import to_tight
+from lomas.dp.tables import CachedData, SqlTable, TableCache
+
+Result = m.SmartnoiseSqlResult | m.OpenDPResult
+
+
+@dataclass(frozen=True)
+class Prepared:
+    cost: PrivacyCost
+    run_private: Callable[[TableCache, CachedData], Result]
+    run_dummy: Callable[[pd.DataFrame], Result]
+
+
+@dataclass(frozen=True)
+class Engine:
+    name: str
+    cost_request: type[m.DatasetRequest]
+    query_request: type[m.DatasetRequest]
+    dummy_request: type[m.DatasetRequest]
+    prepare: Callable[[Dataset, Any], Prepared]
+    """Validate the request and compute its cost. Raises InvalidQuery."""
+
+
+def _prepare_sql(dataset: Dataset, req: m.SmartnoiseSqlCostRequest) -> Prepared:
+    cost = smartnoise_sql.estimate_cost(dataset.name, dataset.metadata, req)
+
+    def on(table: SqlTable) -> m.SmartnoiseSqlResult:
+        assert isinstance(req, m.SmartnoiseSqlRequest)
+        frame = smartnoise_sql.execute(table, dataset.name, dataset.metadata, req)
+        return m.SmartnoiseSqlResult(df=to_tight(frame))
+
+    return Prepared(
+        cost,
+        run_private=lambda tables, data: on(tables.sql_of(data, dataset.name)),
+        run_dummy=lambda frame: on(SqlTable.build(frame, dataset.name)),
+    )
+
+
+def _prepare_opendp(dataset: Dataset, req: m.OpenDPCostRequest) -> Prepared:
+    pipeline = opendp.build(dataset.metadata, req.opendp_json)
+    cost = opendp.cost(pipeline.measurement, dataset.metadata, req.fixed_delta)
+    return Prepared(
+        cost,
+        run_private=lambda _, data: opendp.execute(pipeline, data.frame, dataset.metadata),
+        run_dummy=lambda frame: opendp.execute(pipeline, frame, dataset.metadata),
+    )
+
+
+SMARTNOISE_SQL = Engine(smartnoise_sql.ENGINE, m.SmartnoiseSqlCostRequest,
+                        m.SmartnoiseSqlRequest, m.SmartnoiseSqlDummyRequest, _prepare_sql)
+OPENDP = Engine(opendp.ENGINE, m.OpenDPCostRequest, m.OpenDPRequest, m.OpenDPDummyRequest,
+                _prepare_opendp)
+ENGINES = (SMARTNOISE_SQL, OPENDP)
