@@ -104,6 +104,8 @@ class _Vetter:
                 vetted[key] = self._scan(value)
             elif key == "FfiPlugin":
                 vetted[key] = self._plugin(value)
+            elif key == "Series":
+                vetted[key] = _series(value)
             elif key in VARIANTS or key in FIELDS:
                 vetted[key] = self.vet(value, depth + 1, key)
             else:
@@ -132,6 +134,34 @@ class _Vetter:
             raise InvalidQuery("Polars plan: unexpected plugin flags.")
         return {"flags": flags, "lib": _opendp_library(), "symbol": value["symbol"],
                 "kwargs": []}
+
+
+MAX_SERIES_BYTES = 1 << 20
+
+
+def _series(value: Any) -> list[int]:
+    """A literal Series: Arrow IPC bytes of plain numbers, strings or booleans only.
+
+    Polars stores Python objects in Series with pickle; such a literal, or any
+    Arrow extension type, is refused. Decoding with pyarrow reads data only.
+    """
+    import pyarrow as pa
+
+    if not (isinstance(value, list) and len(value) <= MAX_SERIES_BYTES
+            and all(isinstance(b, int) and 0 <= b < 256 for b in value)):
+        raise InvalidQuery("Polars plan: a literal Series must be bytes.")
+    try:
+        schema = pa.ipc.open_stream(bytes(value)).schema
+    except (pa.ArrowException, ValueError) as exc:
+        raise InvalidQuery("Polars plan: a literal Series is not readable data.") from exc
+    for field in schema:
+        plain = (pa.types.is_integer(field.type) or pa.types.is_floating(field.type)
+                 or pa.types.is_boolean(field.type) or pa.types.is_string(field.type)
+                 or pa.types.is_large_string(field.type) or pa.types.is_string_view(field.type))
+        if not plain or any(k.startswith(b"ARROW:extension") for k in field.metadata or {}):
+            raise InvalidQuery("Polars plan: literal Series may hold only numbers, strings "
+                               "or booleans.")
+    return value
 
 
 def build(metadata: DatasetMetadata, query: Any) -> Measurement:

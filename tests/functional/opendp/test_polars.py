@@ -122,3 +122,36 @@ def test_hostile_plans_are_refused_before_polars_reads_them(
         assert error(response) == (400, "InvalidQuery"), (path, response.body)
     assert not marker.exists() and connects == []
     assert spent(world) == (0.0, 0.0)
+
+
+def quantile():
+    return context().query().select(
+        pl.col("age").fill_null(18).dp.quantile(0.5, list(range(18, 91))))
+
+
+def test_quantile_with_a_literal_series_runs(query_client: Client, world: World) -> None:
+    payload = serialize_polars_query(quantile())
+    response = post(query_client, "/opendp_query", body(payload), world.token)
+    assert response.status_code == 200, response.body
+    frame = pd.DataFrame.from_dict(response.json_body["result"]["df"], orient="tight")
+    assert 18 <= frame["age"][0] <= 90
+
+
+def test_a_series_literal_of_python_objects_is_refused(query_client, world: World) -> None:
+    import io
+
+    import pyarrow as pa
+
+    plan = _plan_of(quantile())
+    sink = io.BytesIO()
+    field = pa.field("x", pa.binary(), metadata={b"ARROW:extension:name": b"polars.object"})
+    table = pa.table({"x": pa.array([b"\x80\x04pickled"])}, schema=pa.schema([field]))
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    literal = plan["Select"]["expr"][0]["Function"]["input"]
+    for node in literal:
+        if "Literal" in node and "Series" in node["Literal"]:
+            node["Literal"]["Series"] = list(sink.getvalue())
+    response = post(query_client, "/opendp_query", body(_envelope(plan)), world.token)
+    assert error(response) == (400, "InvalidQuery")
+    assert "Series" in response.json_body["message"]
