@@ -98,7 +98,7 @@ class _Vetter:
             return node
         if parent == "fields":  # a schema: column name -> dtype, checked against ours
             return node
-        vetted = {}
+        vetted: dict[str, Any] = {}
         for key, value in node.items():
             if key == "DataFrameScan":
                 vetted[key] = self._scan(value)
