@@ -96,7 +96,10 @@ class _Vetter:
             return [self.vet(v, depth + 1, parent) for v in node]
         if not isinstance(node, dict):
             return node
-        if parent == "fields":  # a schema: column name -> dtype, checked against ours
+        if parent == "fields":  # a schema: column name -> plain dtype name
+            plain = {"Int64", "Int32", "Float64", "Float32", "String", "Boolean", "UInt32"}
+            if not all(isinstance(v, str) and v in plain for v in node.values()):
+                raise InvalidQuery("Polars plan: schemas may hold only plain column types.")
             return node
         vetted: dict[str, Any] = {}
         for key, value in node.items():
