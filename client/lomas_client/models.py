@@ -348,6 +348,10 @@ class GrantInfo(Model):
     remaining_delta: float
 
 
+class GrantsResponse(Model):
+    grants: list[GrantInfo]
+
+
 class ArchivesResponse(Model):
     archives: list[PreviousQuery]
 

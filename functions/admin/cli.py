@@ -180,6 +180,15 @@ def grants_set(user: str, dataset: str,
               json={"initial_epsilon": epsilon, "initial_delta": delta}))
 
 
+@grants.command("list")
+def grants_list(user: Annotated[str | None, typer.Option(help="Only this user's.")] = None
+                ) -> None:
+    """Grants with their initial, spent and remaining budgets."""
+    rows = call("GET", "/admin/grants", params={"user_name": user} if user else None)["grants"]
+    table(rows, ["user_name", "dataset_name", "initial_epsilon", "total_spent_epsilon",
+                 "remaining_epsilon", "initial_delta", "total_spent_delta", "remaining_delta"])
+
+
 @grants.command("show")
 def grants_show(user: str, dataset: str) -> None:
     show(call("GET", f"/admin/grants/{user}/{dataset}"))

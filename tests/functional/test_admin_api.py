@@ -52,6 +52,11 @@ def test_dataset_registration_and_grants(admin_client: Client, world: World) -> 
                  {"initial_epsilon": 2.0, "initial_delta": 1e-4})
     assert grant.json_body["remaining_epsilon"] == 2.0
     assert call(admin_client, "GET", "/admin/grants/alice/income2", t).status_code == 200
+    listed = call(admin_client, "GET", "/admin/grants?user_name=alice", t).json_body["grants"]
+    assert [(g["dataset_name"], g["initial_epsilon"]) for g in listed] == [
+        ("income", 10.0), ("income2", 2.0)]
+    assert call(admin_client, "GET", "/admin/grants?user_name=nobody", t).json_body == {
+        "grants": []}
     assert call(admin_client, "DELETE", "/admin/grants/alice/income2", t).status_code == 204
     assert error(call(admin_client, "DELETE", "/admin/grants/alice/income2", t)) == (
         404, "NotFound")

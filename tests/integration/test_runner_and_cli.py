@@ -55,6 +55,9 @@ def test_cli_over_the_admin_api(live_server: LiveServer) -> None:
                   "--delta", "0.0001")
     assert granted.exit_code == 0 and '"remaining_epsilon": 2.0' in granted.output
     assert run(live_server, "datasets", "list").output.count("income") == 1
+    grants_out = run(live_server, "grants", "list", "--user", "bob")
+    assert grants_out.exit_code == 0 and "bob" in grants_out.output and "alice" not in \
+        grants_out.output
     assert run(live_server, "archives", "--user", "bob").exit_code == 0
     assert run(live_server, "users", "set", "bob", "--no-may-query").exit_code == 0
     missing = run(live_server, "users", "show", "ghost")

@@ -77,6 +77,12 @@ def delete_dataset(call: Call, dataset_name: str) -> None:
     admin.delete_dataset(call.ctx, dataset_name)
 
 
+@bp.route("/admin/grants", methods=["GET"])
+@endpoint(bp, deps, admin=True)
+def list_grants(call: Call) -> m.GrantsResponse:
+    return admin.list_grants(call.ctx, call.query_param("user_name"))
+
+
 @bp.route("/admin/grants/{user_name}/{dataset_name}", methods=["PUT"])
 @endpoint(bp, deps, m.GrantRequest, admin=True)
 def put_grant(call: Call, req: m.GrantRequest, user_name: str, dataset_name: str) -> m.GrantInfo:

@@ -121,6 +121,11 @@ def put_grant(ctx: Context, user: str, dataset: str, req: m.GrantRequest) -> m.G
     return grant_info(ctx.store.put_grant(user, dataset, initial))
 
 
+def list_grants(ctx: Context, user: str | None) -> m.GrantsResponse:
+    """Every grant, or one user's, with initial, spent and remaining budgets."""
+    return m.GrantsResponse(grants=[grant_info(g) for g in ctx.store.list_grants(user or None)])
+
+
 def get_grant(ctx: Context, user: str, dataset: str) -> m.GrantInfo:
     grant = ctx.store.get_grant(user, dataset)
     if grant is None:
