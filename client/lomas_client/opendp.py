@@ -123,19 +123,24 @@ def polars_context(metadata: m.DatasetMetadata, privacy_loss: Any,
         margins=polars_margins(metadata))
 
 
-def serialize_polars_query(query: Any) -> str:
-    """A LazyFrameQuery as its polars plan in JSON form plus the resolved noise parameters."""
+def plan_json(lazyframe: Any) -> Any:
+    """A polars plan's JSON form (deprecated by polars, but the only form free of pickles)."""
     import json
     import warnings
 
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return json.loads(lazyframe.serialize(format="json"))
+
+
+def serialize_polars_query(query: Any) -> str:
+    """A LazyFrameQuery as its polars plan in JSON form plus the resolved noise parameters."""
+    import json
+
     measurement = query.resolve()
     kwargs = measurement.__opendp_dict__["__kwargs__"]
-    plan = object.__getattribute__(query, "polars_plan")
-    with warnings.catch_warnings():  # polars deprecates the JSON form; it is the pickle-free one
-        warnings.simplefilter("ignore", UserWarning)
-        plan_json = json.loads(plan.serialize(format="json"))
     return json.dumps({POLARS_KEY: {
-        "plan": plan_json,
+        "plan": plan_json(object.__getattribute__(query, "polars_plan")),
         "global_scale": kwargs["global_scale"],
         "threshold": kwargs["threshold"],
         "output_measure": str(measurement.output_measure),

@@ -76,13 +76,12 @@ def _measurement(metadata: DatasetMetadata, tree: Any) -> Measurement:
         raise InvalidQuery(
             "The pipeline's input must be the dataset as CSV text: AtomDomain(T=String) "
             "with SymmetricDistance, starting with make_split_dataframe.")
-    columns = list(metadata.columns)
-    for names in _split_columns(tree):
-        if names != columns:
-            raise InvalidQuery(f"make_split_dataframe must name the dataset's columns "
-                               f"in order: {columns}.")
-    if not _split_columns(tree):
+    columns, splits = list(metadata.columns), _split_columns(tree)
+    if not splits:
         raise InvalidQuery("The pipeline must start with make_split_dataframe.")
+    if any(names != columns for names in splits):
+        raise InvalidQuery(f"make_split_dataframe must name the dataset's columns "
+                           f"in order: {columns}.")
     return measurement
 
 

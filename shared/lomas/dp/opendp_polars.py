@@ -23,7 +23,7 @@ import opendp.prelude as dp
 import pandas as pd
 import polars as pl
 from lomas_client.models import DatasetMetadata
-from lomas_client.opendp import polars_input_domain, polars_schema
+from lomas_client.opendp import plan_json, polars_input_domain, polars_schema
 from opendp.mod import Measurement, OpenDPException
 
 from lomas.errors import InvalidQuery
@@ -50,13 +50,6 @@ MEASURES = {
         lambda: dp.approximate(dp.zero_concentrated_divergence()),
 }
 MAX_DEPTH, MAX_NODES = 200, 50_000
-
-
-def plan_json(lazyframe: pl.LazyFrame) -> Any:
-    """A plan's JSON form (deprecated by polars, but the only form free of pickles)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        return json.loads(lazyframe.serialize(format="json"))
 
 
 @functools.cache

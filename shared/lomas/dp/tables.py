@@ -89,29 +89,28 @@ class TableCache:
     def _identity(dataset: Dataset) -> str:
         return dataset.access.model_dump_json() + dataset.metadata.model_dump_json()
 
-    def _fresh(self, dataset: Dataset) -> CachedData | None:
-        """The cached entry if still valid; asks the source for its version if due."""
+    def _lookup(self, dataset: Dataset) -> tuple[CachedData | None, str | None]:
+        """The cached entry if still valid, and the source's version (read at most once)."""
         with self._lock:
             entry = self._entries.get(dataset.name)
         if entry is None or entry.identity != self._identity(dataset):
-            return None
+            return None, self._loader.version(dataset)
         now = self._clock()
         if entry.version is not None and now - entry.checked < self._revalidate:
-            return entry
+            return entry, entry.version
         version = self._loader.version(dataset)
         if version is None or version != entry.version:
-            return None
+            return None, version
         entry.checked = now
-        return entry
+        return entry, version
 
     def data(self, dataset: Dataset) -> CachedData:
         """The dataset's frame at its current version. Raises DatasetUnavailable."""
         with self._lock:
             loading = self._loading.setdefault(dataset.name, threading.Lock())
         with loading:
-            entry = self._fresh(dataset)
+            entry, version = self._lookup(dataset)
             if entry is None:
-                version = self._loader.version(dataset)
                 frame = self._loader.load(dataset)
                 entry = CachedData(self._identity(dataset), version, frame, self._clock(),
                                    int(frame.memory_usage(deep=True).sum()))
@@ -123,11 +122,8 @@ class TableCache:
                 self._evict()
             return entry
 
-    def sql(self, dataset: Dataset) -> SqlTable:
-        """The dataset's SQLite copy, built once per version."""
-        return self.sql_of(self.data(dataset), dataset.name)
-
     def sql_of(self, entry: CachedData, dataset_name: str) -> SqlTable:
+        """The entry's SQLite copy, built once per version."""
         with entry._lock:
             if entry._sql is None:
                 entry._sql = SqlTable.build(entry.frame, dataset_name)

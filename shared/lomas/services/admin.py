@@ -67,11 +67,17 @@ def _metadata(ctx: Context, req: m.CreateDatasetRequest) -> m.DatasetMetadata:
     return ctx.loader.load_metadata(access)
 
 
-def create_dataset(ctx: Context, req: m.CreateDatasetRequest) -> m.DatasetInfo:
-    """Register a dataset. Raises Conflict, InvalidQuery (access or metadata)."""
+def _checked(ctx: Context, req: m.CreateDatasetRequest) -> Dataset:
+    """The dataset to register, its access checked and its metadata read once."""
     ctx.loader.validate_access(req.dataset_access)
-    metadata = _metadata(ctx, req)
-    dataset = Dataset(req.dataset_name, req.dataset_access, metadata)
+    return Dataset(req.dataset_name, req.dataset_access, _metadata(ctx, req))
+
+
+def create_dataset(ctx: Context, req: m.CreateDatasetRequest,
+                   dataset: Dataset | None = None) -> m.DatasetInfo:
+    """Register a dataset. Raises Conflict, InvalidQuery (access or metadata)."""
+    dataset = dataset or _checked(ctx, req)
+    metadata = dataset.metadata
     ctx.store.create_dataset(dataset)
     return m.DatasetInfo(dataset_name=dataset.name, dataset_access=dataset.access,
                          metadata=metadata)
@@ -153,8 +159,11 @@ def parse_import(text: str) -> m.ImportDocument:
         raise InvalidQuery(f"The import document is not valid: {exc}") from exc
 
 
-def _check_import(ctx: Context, doc: m.ImportDocument) -> None:
-    """Refuse the whole document before writing anything if a part of it cannot apply."""
+def _check_import(ctx: Context, doc: m.ImportDocument) -> list[Dataset]:
+    """Refuse the whole document before writing anything if a part of it cannot apply.
+
+    Returns the datasets to register, their metadata already read.
+    """
     users = [u.user_name for u in doc.users]
     datasets = [d.dataset_name for d in doc.datasets]
     for kind, names, exists in (("User", users, ctx.store.get_user),
@@ -163,14 +172,13 @@ def _check_import(ctx: Context, doc: m.ImportDocument) -> None:
             raise InvalidQuery(f"{kind} names repeat in the import document.")
         if taken := [n for n in names if exists(n) is not None]:
             raise Conflict(f"{kind}(s) already exist: {', '.join(taken)}.")
-    for d in doc.datasets:
-        ctx.loader.validate_access(d.dataset_access)
-        _metadata(ctx, d)
+    checked = [_checked(ctx, d) for d in doc.datasets]
     for g in doc.grants:
         if g.user_name not in users and ctx.store.get_user(g.user_name) is None:
             raise NotFound(f"User {g.user_name!r} does not exist.")
         if g.dataset_name not in datasets and ctx.store.get_dataset(g.dataset_name) is None:
             raise NotFound(f"Dataset {g.dataset_name!r} does not exist.")
+    return checked
 
 
 def import_document(ctx: Context, doc: m.ImportDocument) -> m.ImportResponse:
@@ -178,9 +186,10 @@ def import_document(ctx: Context, doc: m.ImportDocument) -> m.ImportResponse:
 
     Raises Conflict, NotFound or InvalidQuery with nothing written.
     """
-    _check_import(ctx, doc)
+    checked = _check_import(ctx, doc)
     users = [create_user(ctx, u) for u in doc.users]
-    datasets = [create_dataset(ctx, d).dataset_name for d in doc.datasets]
+    datasets = [create_dataset(ctx, d, dataset).dataset_name
+                for d, dataset in zip(doc.datasets, checked, strict=True)]
     grants = [
         put_grant(ctx, g.user_name, g.dataset_name,
                   m.GrantRequest(initial_epsilon=g.initial_epsilon, initial_delta=g.initial_delta))
