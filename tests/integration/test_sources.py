@@ -118,6 +118,15 @@ def test_http_with_etag_headers_and_failures(tmp_path: Path, secrets_file: Path)
                 ldr._read(Dataset("income", m.HttpAccess(url=url + path), META))
 
 
+def test_a_data_file_must_be_csv_or_parquet(tmp_path: Path) -> None:
+    ldr = loader(tmp_path)
+    for access in (m.LocalAccess(path="income.yaml"), m.LocalAccess(path="data.txt"),
+                   m.LocalAccess(path="income.bin", format="json")):
+        with pytest.raises(InvalidQuery, match="format"):
+            ldr.validate_access(access)
+    ldr.validate_access(m.LocalAccess(path="income.bin", format="parquet"))
+
+
 def test_local_escapes_are_rejected(tmp_path: Path) -> None:
     root = tmp_path / "data"
     root.mkdir()

@@ -37,11 +37,10 @@ class Loader:
         return self._sources[access.type]
 
     def validate_access(self, access: DatasetAccess) -> None:
-        """Raises InvalidQuery for a configuration that can never work."""
+        """Raises InvalidQuery for a data source that can never work (path, secret, format)."""
         try:
             self._source(access).validate(access)
-            formats.infer_format(access.location(), access.format,
-                                 DATA_FORMATS + METADATA_FORMATS)
+            formats.infer_format(access.location(), access.format, DATA_FORMATS)
         except (SourceError, FormatError) as exc:
             raise InvalidQuery(f"Invalid dataset access: {exc}") from exc
 
