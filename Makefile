@@ -3,9 +3,18 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# The AWS SAM CLI pins other versions of click, boto3 and pydantic: its own venv.
+SAM_VENV  := .venv-sam
+SAM_STAMP := $(SAM_VENV)/.installed
+# Wheels of the admin function's zip for Lambda (python3.13, x86_64), so that the test
+# of `sam build AdminFunction` runs offline.
+WHEELS       := $(VENV)/lambda-wheels
+WHEELS_STAMP := $(WHEELS)/.downloaded
+LAMBDA_WHEEL := --platform manylinux2014_x86_64 --implementation cp --python-version 3.13 \
+	--only-binary=:all: -c requirements/constraints.txt
 PORT   ?= $(or $(LOMAS_PORT),8000)
 
-.PHONY: run test lint bench bench-s3 clean
+.PHONY: run test lint bench bench-s3 sam-validate clean
 
 $(STAMP): pyproject.toml client/pyproject.toml requirements/constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 13) else "Python >= 3.13 is needed (pyenv reads .python-version); set PYTHON=python3.13")'
@@ -13,11 +22,21 @@ $(STAMP): pyproject.toml client/pyproject.toml requirements/constraints.txt
 	$(BIN)/python -m pip install -q -c requirements/constraints.txt -e ./client -e '.[dev]'
 	@touch $(STAMP)
 
+$(SAM_STAMP): requirements/sam-cli.txt
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install -q -r requirements/sam-cli.txt
+	@touch $(SAM_STAMP)
+
+$(WHEELS_STAMP): requirements/admin-function.txt requirements/constraints.txt $(STAMP)
+	$(BIN)/python -m pip download -q -d $(WHEELS) $(LAMBDA_WHEEL) -r requirements/admin-function.txt
+	$(BIN)/python -m pip download -q -d $(WHEELS) $(LAMBDA_WHEEL) --no-deps chalice
+	@touch $(WHEELS_STAMP)
+
 run: $(STAMP)  ## start Lomas on http://127.0.0.1:$(PORT) with the embedded store and demo content
 	LOMAS_DEV_MODE=true LOMAS_PORT=$(PORT) $(BIN)/lomas-serve
 
-test: $(STAMP) lint  ## lint, then the whole test suite
-	$(BIN)/python -m pytest
+test: $(STAMP) $(SAM_STAMP) $(WHEELS_STAMP) lint  ## lint, then the whole test suite
+	SAM_CLI_TELEMETRY=0 $(BIN)/python -m pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check shared functions client tests bench examples
@@ -30,5 +49,8 @@ bench: $(STAMP)  ## SQL latency through HTTP vs. snsql directly (10k and 200k ro
 bench-s3: $(STAMP)  ## first (cold) vs. later (warm) query on a 1M-row Parquet dataset in moto S3
 	$(BIN)/python bench/s3_cache.py
 
+sam-validate: $(SAM_STAMP)  ## sam validate --lint on infra/sam/template.yaml (offline)
+	SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam validate --lint --template infra/sam/template.yaml
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SAM_VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -22,8 +22,8 @@ from lomas.services.context import Context
 from lomas.services.tokens import hash_token, new_token
 from lomas.testing.fakes import InMemoryStore
 
+from functions.common.apps import load_app
 from functions.common.wiring import build_context
-from functions.container.apps import load_app
 from functions.container.serve import create_wsgi
 from tests.support.data import write_income
 

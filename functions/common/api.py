@@ -9,7 +9,6 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +22,7 @@ from lomas.services.context import Context
 from pydantic import BaseModel, ValidationError
 
 from functions.common.errors import error_response, internal_error, json_response
+from functions.common.request_ids import request_id as current_request_id
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +87,7 @@ def endpoint(
     def decorate(fn: Callable[..., Any]) -> Callable[..., Response]:
         @functools.wraps(fn)
         def view(**path: str) -> Response:
-            request_id = uuid.uuid4().hex
+            request_id = current_request_id()
             try:
                 request = bp.current_request
                 ctx = deps()
@@ -119,7 +119,7 @@ def public(fn: Callable[[], Any]) -> Callable[[], Response]:
 
     @functools.wraps(fn)
     def view() -> Response:
-        request_id = uuid.uuid4().hex
+        request_id = current_request_id()
         try:
             return json_response(serialise(fn()), 200, request_id)
         except LomasError as exc:

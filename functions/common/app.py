@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -11,6 +10,7 @@ from chalice import Chalice, Response
 from lomas import errors
 
 from functions.common.errors import error_response
+from functions.common.request_ids import request_id
 
 # Errors Chalice answers itself, before any view runs.
 CHALICE_ERRORS: dict[str, type[errors.LomasError]] = {
@@ -28,8 +28,8 @@ def uniform_errors(event: Any, get_response: Callable[[Any], Response]) -> Respo
         error = CHALICE_ERRORS.get(body["Code"])
         if error is None:
             return error_response(errors.InternalServer("Internal server error."),
-                                  uuid.uuid4().hex)
-        fixed = error_response(error(str(body.get("Message", ""))), uuid.uuid4().hex)
+                                  request_id())
+        fixed = error_response(error(str(body.get("Message", ""))), request_id())
         fixed.headers.update({k: v for k, v in response.headers.items() if k == "Allow"})
         return fixed
     return response

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable
 
@@ -9,12 +10,54 @@ from lomas.adapters.loaders.http import HttpSource
 from lomas.adapters.loaders.loader import Loader
 from lomas.adapters.loaders.local import LocalSource
 from lomas.adapters.loaders.s3 import S3Source
-from lomas.adapters.loaders.secrets import AwsSecrets, ChainSecrets, EnvSecrets, FileSecrets
+from lomas.adapters.loaders.secrets import (
+    AwsSecrets,
+    ChainSecrets,
+    EnvSecrets,
+    FileSecrets,
+    SecretUnreadable,
+    aws_secret_string,
+)
 from lomas.adapters.mongo import MongoStore
 from lomas.config import Settings
 from lomas.dp.tables import TableCache
 from lomas.ports import SecretStore
 from lomas.services.context import Context
+
+
+class MissingStore(RuntimeError):
+    """A deployed function has no MongoDB URL (the embedded store is for local runs)."""
+
+
+def resolve_settings(settings: Settings,
+                     read_secret: Callable[[str], str] = aws_secret_string) -> Settings:
+    """The settings with the MongoDB URL filled in from its secret. Raises MissingStore."""
+    if settings.mongodb_url:
+        return settings
+    arn = settings.mongodb_url_secret_arn
+    if not arn:
+        raise MissingStore(
+            "No MongoDB URL: set LOMAS_MONGODB_URL or LOMAS_MONGODB_URL_SECRET_ARN. The "
+            "embedded store is for local runs only (lomas-serve).")
+    try:
+        url = mongodb_url_of(read_secret(arn))
+    except SecretUnreadable as exc:
+        raise MissingStore(f"The MongoDB URL secret {arn} could not be read ({exc}).") from None
+    return settings.model_copy(update={"mongodb_url": url})
+
+
+def mongodb_url_of(secret: str) -> str:
+    """A secret holds the URL itself, or a JSON object with `mongodb_url` (or `url`)."""
+    text = secret.strip()
+    if text.startswith("{"):
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError:
+            raise SecretUnreadable("the secret is neither a URL nor a JSON object") from None
+        text = str(data.get("mongodb_url") or data.get("url") or "").strip()
+    if not text.startswith(("mongodb://", "mongodb+srv://")):
+        raise SecretUnreadable("the secret holds no mongodb:// URL")
+    return text
 
 
 def build_secrets(settings: Settings) -> SecretStore:

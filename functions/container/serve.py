@@ -16,9 +16,9 @@ from lomas.adapters.mongo.embedded import EmbeddedStore
 from lomas.config import Settings
 from lomas.services.context import Context
 
+from functions.common.gateway import build_gateway
 from functions.common.logs import configure_logging
 from functions.common.wiring import build_context
-from functions.container.apps import load_app
 from functions.container.wsgi import ChaliceWsgi
 
 log = logging.getLogger("lomas.serve")
@@ -26,10 +26,7 @@ log = logging.getLogger("lomas.serve")
 
 def create_wsgi(ctx: Context) -> ChaliceWsgi:
     """Both apps, sharing one Context, behind one WSGI callable."""
-    query, admin = load_app("query"), load_app("admin")
-    query.deps.install(ctx)
-    admin.deps.install(ctx)
-    return ChaliceWsgi(query.app, admin.app, ctx.settings.max_body_bytes)
+    return ChaliceWsgi(build_gateway(ctx, "query", "admin"), ctx.settings.max_body_bytes)
 
 
 def read_env_file(path: Path) -> dict[str, str]:

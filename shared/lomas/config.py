@@ -14,6 +14,9 @@ class Settings(BaseSettings):
     mongodb_url: str | None = Field(
         default=None, description="MongoDB URL; unset: the embedded store is started."
     )
+    mongodb_url_secret_arn: str | None = Field(
+        default=None, description="On AWS: a Secrets Manager secret (ARN or name) holding the "
+        "MongoDB URL, read once at cold start when mongodb_url is unset.")
     mongodb_db: str = "lomas"
     state_dir: Path = Path(".lomas")
     data_root: Path | None = Field(

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import pandas as pd
 from lomas_client.models import DatasetCheckResponse, DatasetMetadata
 
 from lomas.domain import ArchiveRecord, Dataset, DatasetAccess, Grant, PrivacyCost, User
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 class UserStore(Protocol):

@@ -17,12 +17,15 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import pandas as pd
 from lomas_client.models import NAME_PATTERN
 
 from lomas.domain import Dataset
 from lomas.ports import DatasetLoader
+
+if TYPE_CHECKING:  # pandas loads with the first table
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 

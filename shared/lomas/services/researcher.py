@@ -5,8 +5,6 @@ from __future__ import annotations
 from lomas_client import models as m
 
 from lomas.domain import ArchiveRecord, User
-from lomas.dp.dummy import dummy_frame
-from lomas.dp.frames import to_tight
 from lomas.errors import InvalidQuery
 from lomas.services.access import dataset_for
 from lomas.services.context import Context
@@ -27,6 +25,10 @@ def dummy_dataset(ctx: Context, user: User, req: m.DummyDatasetRequest) -> m.Dum
     """Seeded random rows shaped by the metadata. Raises UnauthorizedAccess, InvalidQuery."""
     dataset, _ = dataset_for(ctx.store, user, req.dataset_name)
     check_dummy_rows(ctx, req.dummy_nb_rows)
+    # pandas and numpy load here, not with the admin function that shares this module.
+    from lomas.dp.dummy import dummy_frame
+    from lomas.dp.frames import to_tight
+
     frame = dummy_frame(dataset.metadata, req.dummy_nb_rows, req.dummy_seed)
     return m.DummyDatasetResponse(
         dataset_name=dataset.name,

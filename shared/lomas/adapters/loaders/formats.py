@@ -9,11 +9,13 @@ from __future__ import annotations
 import io
 import json
 from pathlib import PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 import yaml
 from lomas_client.models import ColumnMetadata, DatasetMetadata, DatasetProblem
+
+if TYPE_CHECKING:  # pandas loads with the first table, not with the admin function
+    import pandas as pd
 
 
 class FormatError(ValueError):
@@ -44,6 +46,8 @@ def infer_format(name: str, declared: str | None, allowed: tuple[str, ...]) -> s
 
 
 def _csv(source: Any, metadata: DatasetMetadata) -> pd.DataFrame:
+    import pandas as pd
+
     columns = metadata.columns
     dtypes = {name: d for name, col in columns.items() if (d := pandas_dtype(col))}
     dates = [name for name, col in columns.items() if col.type == "datetime"]
@@ -60,6 +64,8 @@ def _csv(source: Any, metadata: DatasetMetadata) -> pd.DataFrame:
 
 def _diagnose_csv(source: Any, metadata: DatasetMetadata) -> str:
     """Which columns hold values of another type, and how many (never which values)."""
+    import pandas as pd
+
     try:
         raw = pd.read_csv(source, dtype=str, keep_default_na=True)
     except ValueError:
@@ -142,6 +148,8 @@ def read_metadata(data: bytes, fmt: str) -> DatasetMetadata:
 
 def check(frame: pd.DataFrame, metadata: DatasetMetadata) -> list[DatasetProblem]:
     """Where the data departs from its metadata, as counts (no values)."""
+    import pandas as pd
+
     problems: list[DatasetProblem] = []
     for name, col in metadata.columns.items():
         series = frame[name]

@@ -8,9 +8,8 @@ S3 error code, never a credential or a value) goes to the log and, for
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from lomas_client.models import DatasetCheckResponse, DatasetMetadata, DatasetProblem
 from pydantic import ValidationError
 
@@ -22,6 +21,9 @@ from lomas.adapters.loaders.s3 import S3Source
 from lomas.adapters.loaders.source import SourceError
 from lomas.domain import Dataset, DatasetAccess
 from lomas.errors import DatasetUnavailable, InvalidQuery
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 

@@ -90,3 +90,22 @@ def _mapping(value: Any, name: str) -> dict[str, str]:
     if not isinstance(value, dict):
         raise SecretNotFound(f"{name} (not an object)")
     return {str(k): str(v) for k, v in value.items()}
+
+
+class SecretUnreadable(RuntimeError):
+    """A secret the configuration names could not be read (missing, denied, unreachable)."""
+
+
+def aws_secret_string(secret_id: str, client: Any = None) -> str:
+    """The SecretString of one Secrets Manager secret, by ARN or name. Raises SecretUnreadable."""
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        client = client or boto3.client("secretsmanager")
+        value = client.get_secret_value(SecretId=secret_id).get("SecretString")
+    except (BotoCoreError, ClientError) as exc:
+        raise SecretUnreadable(f"{type(exc).__name__}") from exc
+    if not value:
+        raise SecretUnreadable("the secret has no SecretString")
+    return str(value)

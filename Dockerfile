@@ -1,0 +1,50 @@
+# syntax=docker/dockerfile:1
+# One image, two targets built from the same layers:
+#   server  both functions behind the WSGI server (Kubernetes, Docker, the LocalStack kit)
+#   lambda  the query function on AWS Lambda (awslambdaric); infra/sam/template.yaml builds it
+# The query function ships as an image: its dependencies (~500 MB unzipped) are over
+# Lambda's 250 MB zip limit. Versions come from requirements/constraints.txt, as for `make`.
+ARG PYTHON_IMAGE=python:3.13-slim-bookworm
+
+# ---- build: a virtualenv with the pinned dependencies and Lomas (wheels, and pure-Python
+#      sdists such as antlr4-python3-runtime; nothing is compiled)
+FROM ${PYTHON_IMAGE} AS build
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
+RUN python -m venv /opt/lomas
+WORKDIR /src
+COPY requirements/constraints.txt requirements/constraints.txt
+COPY client client
+COPY pyproject.toml README.md ./
+COPY shared shared
+COPY functions functions
+RUN /opt/lomas/bin/pip install -c requirements/constraints.txt \
+        ./client '.[lambda]' \
+    && /opt/lomas/bin/python -m compileall -q /opt/lomas/lib
+
+# ---- runtime: the virtualenv on a clean slim image, run by a non-root user
+FROM ${PYTHON_IMAGE} AS runtime
+RUN groupadd --system --gid 10001 lomas \
+    && useradd --system --uid 10001 --gid lomas --home-dir /var/lib/lomas --shell /usr/sbin/nologin lomas \
+    && mkdir -p /var/lib/lomas && chown lomas:lomas /var/lib/lomas
+COPY --from=build /opt/lomas /opt/lomas
+ENV PATH=/opt/lomas/bin:$PATH \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    LOMAS_STATE_DIR=/var/lib/lomas
+WORKDIR /var/lib/lomas
+USER 10001:10001
+
+# ---- server: `lomas-serve` on 0.0.0.0:8080 (LOMAS_MONGODB_URL from the environment)
+FROM runtime AS server
+ENV LOMAS_HOST=0.0.0.0 \
+    LOMAS_PORT=8080
+EXPOSE 8080
+HEALTHCHECK --interval=30s --timeout=5s --start-period=30s \
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/health' % os.environ.get('LOMAS_PORT', '8080'), timeout=4)"]
+CMD ["lomas-serve"]
+
+# ---- lambda: the Lambda runtime interface client; the handler is the command
+FROM runtime AS lambda
+ENV LOMAS_STATE_DIR=/tmp/lomas
+ENTRYPOINT ["/opt/lomas/bin/python", "-m", "awslambdaric"]
+CMD ["functions.query.handler.handler"]

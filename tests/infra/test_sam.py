@@ -1,0 +1,217 @@
+"""The SAM template: lint, the translated template's functions, IAM and routes, sam build."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from chalice import Chalice
+
+from functions.common.apps import load_app
+from tests.conftest import World
+from tests.infra.conftest import ROOT, lambda_env
+from tests.support.apigw import event
+from tests.support.cfn import evaluate
+
+SAM_DIR = ROOT / "infra" / "sam"
+TEMPLATE = SAM_DIR / "template.yaml"
+SAM = ROOT / ".venv-sam" / "bin" / "sam"
+WHEELS = ROOT / ".venv" / "lambda-wheels"
+PARAMS = {"Stage": "prod", "SecretsPrefix": "lomas/", "MongoDbUrlSecretName": "mongodb-url",
+          "DatasetBucketNames": ["nso-data", "nso-extra"]}
+
+
+def sam(*args: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    assert SAM.exists(), "the SAM CLI venv is missing: `make test` installs it"
+    env = {**os.environ, "SAM_CLI_TELEMETRY": "0", **kwargs.pop("env", {})}
+    return subprocess.run([str(SAM), *args], cwd=SAM_DIR, env=env, capture_output=True,
+                          text=True, timeout=600, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def translated() -> dict[str, Any]:
+    """The template as CloudFormation receives it after the SAM transform."""
+    from samtranslator.translator.transform import transform
+    from samtranslator.yaml_helper import yaml_parse
+
+    template = yaml_parse(TEMPLATE.read_text())
+    # `sam build` and `sam package` fill these in; the translator needs them set.
+    template["Resources"]["QueryFunction"]["Properties"]["ImageUri"] = "registry/lomas:query"
+    template["Resources"]["AdminFunction"]["Properties"]["CodeUri"] = "s3://bucket/admin.zip"
+
+    class NoManagedPolicies:
+        def load(self) -> dict[str, str]:
+            return {}
+
+    os.environ.setdefault("AWS_DEFAULT_REGION", "eu-central-2")
+    return transform(template, {}, NoManagedPolicies())
+
+
+def resources(template: dict[str, Any], kind: str) -> dict[str, Any]:
+    return {k: v for k, v in template["Resources"].items() if v["Type"] == kind}
+
+
+def test_sam_validate_lint() -> None:
+    run = sam("validate", "--lint", "--template", str(TEMPLATE))
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "is a valid SAM Template" in run.stdout + run.stderr
+
+
+def test_cfn_lint() -> None:
+    cfn_lint = Path(sys.executable).parent / "cfn-lint"
+    run = subprocess.run([str(cfn_lint), str(TEMPLATE)], capture_output=True, text=True,
+                         timeout=300)
+    assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_query_function_is_the_image_and_admin_a_zip(translated: dict[str, Any]) -> None:
+    functions = resources(translated, "AWS::Lambda::Function")
+    assert set(functions) == {"QueryFunction", "AdminFunction"}
+    query, admin = functions["QueryFunction"], functions["AdminFunction"]
+    assert query["Properties"]["PackageType"] == "Image"
+    assert query["Properties"]["ImageConfig"]["Command"] == ["functions.query.handler.handler"]
+    assert query["Metadata"]["DockerBuildTarget"] == "lambda"
+    assert admin["Properties"]["Runtime"] == "python3.13"
+    assert admin["Properties"]["Handler"] == "functions.admin.handler.handler"
+    assert "S3Key" in admin["Properties"]["Code"]
+    assert admin["Metadata"]["BuildMethod"] == "makefile"
+    for function in functions.values():
+        env = evaluate(function["Properties"]["Environment"]["Variables"], PARAMS)
+        assert env["LOMAS_MONGODB_URL_SECRET_ARN"] == "lomas/mongodb-url"
+        assert env["LOMAS_AWS_SECRETS_PREFIX"] == "lomas/"
+        assert env["LOMAS_STATE_DIR"].startswith("/tmp/")
+        assert "LOMAS_MONGODB_URL" not in env and "LOMAS_DEV_MODE" not in env
+
+
+def test_iam_is_least_privilege(translated: dict[str, Any]) -> None:
+    roles = resources(translated, "AWS::IAM::Role")
+    assert set(roles) == {"QueryFunctionRole", "AdminFunctionRole"}
+    for name, role in roles.items():
+        props = role["Properties"]
+        assert "ManagedPolicyArns" not in props  # not even AWSLambdaBasicExecutionRole (logs:*)
+        (policy,) = props["Policies"]
+        grants = {}
+        for statement in evaluate(policy["PolicyDocument"]["Statement"], PARAMS):
+            assert statement["Effect"] == "Allow" and "Condition" not in statement
+            actions = statement["Action"]
+            resource = statement["Resource"]
+            grants[tuple(actions) if isinstance(actions, list) else (actions,)] = resource
+        group = f"<{name.removesuffix('FunctionRole')}LogGroup.Arn>"
+        assert grants == {
+            ("logs:CreateLogStream", "logs:PutLogEvents"): group,
+            ("s3:GetObject",): ["arn:aws:s3:::nso-data/*", "arn:aws:s3:::nso-extra/*"],
+            ("secretsmanager:GetSecretValue",):
+                "arn:aws:secretsmanager:eu-central-2:123456789012:secret:lomas/*",
+        }
+
+
+def test_the_api_may_invoke_each_function(translated: dict[str, Any]) -> None:
+    permissions = resources(translated, "AWS::Lambda::Permission").values()
+    invoked = {evaluate(p["Properties"]["FunctionName"], PARAMS): p for p in permissions}
+    assert set(invoked) == {"<QueryFunction>", "<AdminFunction>"}
+    for permission in invoked.values():
+        assert permission["Properties"]["Principal"] == "apigateway.amazonaws.com"
+        source = evaluate(permission["Properties"]["SourceArn"], PARAMS)
+        assert source.startswith("arn:aws:execute-api:eu-central-2:123456789012:<LomasApi>/")
+
+
+def _api_routes(template: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(path, method, function) of each HTTP API route; method "ANY", path "$default"."""
+    (api,) = resources(template, "AWS::ApiGatewayV2::Api").values()
+    routes = []
+    for path, methods in api["Properties"]["Body"]["paths"].items():
+        for method, spec in methods.items():
+            uri = spec["x-amazon-apigateway-integration"]["uri"]["Fn::Sub"]
+            function = uri.split("${")[-1].split(".Arn")[0]
+            verb = "ANY" if method == "x-amazon-apigateway-any-method" else method.upper()
+            routes.append((path.lstrip("/") if path == "/$default" else path, verb, function))
+    return routes
+
+
+def _same(route: list[str], path: list[str]) -> bool:
+    return all(a == b or a.startswith("{") for a, b in zip(route, path, strict=True))
+
+
+def _matches(route: str, path: str) -> bool:
+    if route == "$default":
+        return True
+    r, p = route.strip("/").split("/"), path.strip("/").split("/")
+    if r[-1].endswith("+}"):  # greedy: the fixed head, then one or more segments
+        return len(p) > len(r) - 1 and _same(r[:-1], p[:len(r) - 1])
+    return len(r) == len(p) and _same(r, p)
+
+
+def _specificity(route: str, method: str) -> tuple[int, int, int]:
+    """HTTP API's order: $default last, greedy paths after others, fixed segments first."""
+    if route == "$default":
+        return (0, 0, 0)
+    parts = route.strip("/").split("/")
+    greedy = parts[-1].endswith("+}")
+    fixed = sum(not p.startswith("{") for p in parts)
+    return (1 if greedy else 2, fixed, method != "ANY")
+
+
+def route_target(routes: list[tuple[str, str, str]], path: str, method: str) -> str:
+    candidates = [(r, m, f) for r, m, f in routes if m in ("ANY", method) and _matches(r, path)]
+    return max(candidates, key=lambda c: _specificity(c[0], c[1]))[2]
+
+
+def app_routes(app: Chalice) -> list[tuple[str, str]]:
+    return [(path, method) for path, entries in app.routes.items() for method in entries]
+
+
+def test_every_route_of_both_apps_reaches_its_function(translated: dict[str, Any]) -> None:
+    routes = _api_routes(translated)
+    query_app, admin_app = load_app("query").app, load_app("admin").app
+    # The query function's image serves the query app and the admin app (for the routes
+    # that load data); the admin zip serves the admin app only.
+    serves = {"QueryFunction": app_routes(query_app) + app_routes(admin_app),
+              "AdminFunction": app_routes(admin_app)}
+    checked = 0
+    for app in (query_app, admin_app):
+        for path, method in app_routes(app):
+            target = route_target(routes, path, method)
+            assert (path, method) in serves[target], (path, method, target)
+            heavy = path == "/admin/datasets/{dataset_name}/check"
+            expected = "QueryFunction" if app is query_app or heavy else "AdminFunction"
+            assert target == expected, (path, method, target)
+            checked += 1
+    assert checked == len(app_routes(query_app)) + len(app_routes(admin_app)) > 25
+
+
+@pytest.mark.slow
+def test_sam_build_admin_function_answers_an_event(tmp_path: Path, mongo_world: World,
+                                                  embedded_uri: str) -> None:
+    assert WHEELS.exists(), "the Lambda wheels are missing: `make test` downloads them"
+    build = tmp_path / "build"
+    run = sam("build", "AdminFunction", "--template", str(TEMPLATE), "--build-dir", str(build),
+              env={"LAMBDA_PIP_ARGS": f"--no-index --find-links {WHEELS}",
+                   "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"})
+    assert run.returncode == 0, run.stdout + run.stderr
+    package = build / "AdminFunction"
+    assert (package / "functions" / "admin" / "handler.py").exists()
+    for heavy in ("pandas", "numpy", "pyarrow", "snsql", "opendp", "polars"):
+        assert not (package / heavy).exists(), heavy
+    size = sum(f.stat().st_size for f in package.rglob("*") if f.is_file())
+    assert size < 80 * 2**20, f"{size / 2**20:.0f} MB"
+
+    request = event("http", "POST", "/admin/users", {"user_name": "built"},
+                    mongo_world.admin_token)
+    # -I -S: only the standard library and the package, as on Lambda's python3.13 runtime.
+    code = ("import sys, json; sys.path.insert(0, sys.argv[1]); "
+            "import functions.admin.handler as h; "
+            "print(json.dumps(h.handler(json.loads(sys.argv[2]), None)))")
+    env = {**os.environ, **lambda_env(mongo_world, embedded_uri)}
+    answer = subprocess.run([sys.executable, "-I", "-S", "-c", code, str(package),
+                             json.dumps(request)], env=env, capture_output=True, text=True,
+                            timeout=120)
+    assert answer.returncode == 0, answer.stderr
+    response = json.loads(answer.stdout.strip().splitlines()[-1])
+    assert response["statusCode"] == 201, response
+    assert json.loads(response["body"])["user_name"] == "built"
+    assert mongo_world.store.get_user("built") is not None
