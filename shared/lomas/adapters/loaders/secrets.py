@@ -43,6 +43,8 @@ class FileSecrets:
         self._path = path
 
     def get(self, name: str) -> dict[str, str]:
+        if not self._path.exists():  # e.g. an optional key of a mounted Secret
+            raise SecretNotFound(name)
         data = yaml.safe_load(self._path.read_text()) or {}
         if name not in data:
             raise SecretNotFound(name)
