@@ -39,7 +39,7 @@ test: $(STAMP) $(SAM_STAMP) $(WHEELS_STAMP) lint  ## lint, then the whole test s
 	SAM_CLI_TELEMETRY=0 $(BIN)/python -m pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check shared functions client tests bench examples
+	$(BIN)/ruff check shared functions client tests bench examples localstack
 	$(BIN)/lint-imports
 	$(BIN)/mypy shared/lomas client/lomas_client
 

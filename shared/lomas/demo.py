@@ -80,13 +80,18 @@ def income_frame(rows: int = INCOME_ROWS, seed: int = INCOME_SEED) -> pd.DataFra
     })
 
 
-def write_datasets(root: Path) -> None:
-    """Write the two demo CSV files under root (once)."""
+def penguins_frame() -> pd.DataFrame:
+    """The Palmer penguins (344 rows), as the palmerpenguins package ships them."""
     import palmerpenguins
 
+    return palmerpenguins.load_penguins()
+
+
+def write_datasets(root: Path) -> None:
+    """Write the two demo CSV files under root (once)."""
     root.mkdir(parents=True, exist_ok=True)
     if not (root / "penguins.csv").exists():
-        palmerpenguins.load_penguins().to_csv(root / "penguins.csv", index=False)
+        penguins_frame().to_csv(root / "penguins.csv", index=False)
     if not (root / "income_synth.csv").exists():
         income_frame().to_csv(root / "income_synth.csv", index=False)
 
