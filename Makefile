@@ -14,7 +14,7 @@ LAMBDA_WHEEL := --platform manylinux2014_x86_64 --implementation cp --python-ver
 	--only-binary=:all: -c requirements/constraints.txt
 PORT   ?= $(or $(LOMAS_PORT),8000)
 
-.PHONY: run test lint bench bench-s3 sam-validate clean
+.PHONY: install run test lint bench bench-s3 sam-validate clean
 
 $(STAMP): pyproject.toml client/pyproject.toml requirements/constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 13) else "Python >= 3.13 is needed (pyenv reads .python-version); set PYTHON=python3.13")'
@@ -31,6 +31,8 @@ $(WHEELS_STAMP): requirements/admin-function.txt requirements/constraints.txt $(
 	$(BIN)/python -m pip download -q -d $(WHEELS) $(LAMBDA_WHEEL) -r requirements/admin-function.txt
 	$(BIN)/python -m pip download -q -d $(WHEELS) $(LAMBDA_WHEEL) --no-deps chalice
 	@touch $(WHEELS_STAMP)
+
+install: $(STAMP)  ## only create .venv/ with the pinned dependencies
 
 run: $(STAMP)  ## start Lomas on http://127.0.0.1:$(PORT) with the embedded store and demo content
 	LOMAS_DEV_MODE=true LOMAS_PORT=$(PORT) $(BIN)/lomas-serve
