@@ -14,7 +14,7 @@ RUN python -m venv /opt/lomas
 WORKDIR /src
 COPY requirements/constraints.txt requirements/constraints.txt
 COPY client client
-COPY pyproject.toml README.md ./
+COPY pyproject.toml ./
 COPY shared shared
 COPY functions functions
 RUN /opt/lomas/bin/pip install -c requirements/constraints.txt \

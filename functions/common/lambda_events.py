@@ -26,8 +26,7 @@ log = logging.getLogger("lomas.lambda")
 
 Event = Mapping[str, Any]
 Handler = Callable[[Event, Any], dict[str, Any]]
-BAD_EVENT = Reply(400, {"Content-Type": "application/json"},
-                  b'{"type": "InvalidQuery", "message": "The request could not be read."}')
+BAD_EVENT = b'{"type": "InvalidQuery", "message": "The request could not be read."}'
 
 
 def is_v2(event: Event) -> bool:
@@ -99,7 +98,8 @@ def handle_event(gateway: Gateway, event: Event, context: Any = None) -> dict[st
         method, path, body = _method(event), _path(event), _body(event)
     except (KeyError, TypeError, ValueError, binascii.Error):
         log.warning("unreadable API Gateway event, request_id=%s", request_id)
-        return to_response(BAD_EVENT)
+        return to_response(Reply(400, {"Content-Type": "application/json",
+                                        "X-Request-Id": request_id or ""}, BAD_EVENT))
     query = _query(event)
     reply = gateway.handle(method, f"{path}?{query}" if query else path, _headers(event),
                            body, request_id)
