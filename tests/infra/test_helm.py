@@ -177,3 +177,19 @@ def test_mongodb_enabled_with_an_external_url_is_refused() -> None:
 def test_notes_tell_how_to_bootstrap_the_first_admin() -> None:
     notes = render(EXTERNAL)["lomas/templates/NOTES.txt"]
     assert "lomas-admin bootstrap" in notes and "port-forward svc/lomas" in notes
+
+
+def test_every_setting_the_chart_and_template_set_exists() -> None:
+    """The LOMAS_* names in the ConfigMap and the SAM template are Settings fields."""
+    import re
+
+    from lomas.config import Settings
+
+    fields = {f"LOMAS_{name.upper()}" for name in Settings.model_fields}
+    docs = by_kind(manifests(values_of(CHART / "ci" / "production-values.yaml")))
+    names = set(docs["ConfigMap"][0]["data"])
+    names |= {e["name"] for e in docs["Deployment"][0]["spec"]["template"]["spec"][
+        "containers"][0]["env"] if e["name"].startswith("LOMAS_")}
+    template = (ROOT / "infra" / "sam" / "template.yaml").read_text()
+    names |= set(re.findall(r"\b(LOMAS_[A-Z_]+):", template))
+    assert len(names) > 15 and names <= fields, names - fields
