@@ -65,15 +65,45 @@ class ColumnMetadata(Model):
 
 
 class DatasetMetadata(Model):
-    """What researchers may know about a dataset (SmartNoise-SQL vocabulary)."""
+    """What researchers may know about a dataset (SmartNoise-SQL vocabulary).
+
+    Defaults are never weaker than SmartNoise's: GROUP BY keys are censored
+    (`censor_dims`), each row is one individual unless a column is the
+    `private_id`, and a column holds no nulls unless declared `nullable` (data
+    that does is refused, not queried). `clamp_counts` (noisy counts below 0
+    become 0) is post-processing, which cannot weaken a guarantee.
+    """
 
     max_ids: int = Field(default=1, ge=1)
-    row_privacy: bool = True
+    row_privacy: bool = Field(
+        default=True, description="Each row is one individual. Default: true unless a column "
+        "is the private_id; true together with a private_id column is refused.")
     rows: int | None = Field(default=None, ge=0)
-    censor_dims: bool = False
+    censor_dims: bool = Field(
+        default=True, description="Release only GROUP BY keys whose noisy count passes "
+        "SmartNoise's threshold (needs delta > 0). False releases every key present in the "
+        "private data: an explicit administrator choice.")
     clamp_counts: bool = True
     clamp_columns: bool = True
     columns: dict[str, ColumnMetadata] = Field(min_length=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _row_privacy_default(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "row_privacy" not in data:
+            columns = data.get("columns")
+            keyed = isinstance(columns, dict) and any(
+                (c.private_id if isinstance(c, ColumnMetadata)
+                 else isinstance(c, dict) and c.get("private_id")) for c in columns.values())
+            data = {**data, "row_privacy": not keyed}
+        return data
+
+    @model_validator(mode="after")
+    def _one_unit_of_privacy(self) -> DatasetMetadata:
+        if self.row_privacy and any(c.private_id for c in self.columns.values()):
+            raise ValueError("row_privacy cannot be true when a column is the private_id: "
+                             "rows of one individual would count as different individuals")
+        return self
 
     @field_validator("columns")
     @classmethod
@@ -321,11 +351,24 @@ class DatasetProblem(Model):
     rows: int = 0
 
 
+class PrivacySettings(Model):
+    """A dataset's SmartNoise table settings, as `datasets check` shows them."""
+
+    max_ids: int
+    row_privacy: bool
+    censor_dims: bool
+    clamp_counts: bool
+    clamp_columns: bool
+
+
 class DatasetCheckResponse(Model):
     dataset_name: str
     rows: int
     columns: list[str]
     problems: list[DatasetProblem]
+    privacy: PrivacySettings | None = None
+    warnings: list[str] = Field(
+        default_factory=list, description="Settings weaker than SmartNoise's defaults.")
 
 
 class DatasetsResponse(Model):

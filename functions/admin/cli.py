@@ -147,6 +147,10 @@ def datasets_check(name: str) -> None:
     report = call("POST", f"/admin/datasets/{name}/check")
     out.print(f"{report['dataset_name']}: {report['rows']} rows, "
               f"{len(report['columns'])} columns")
+    if report.get("privacy"):
+        out.print("privacy: " + ", ".join(f"{k}={v}" for k, v in report["privacy"].items()))
+    for warning in report.get("warnings", []):
+        out.print(f"[yellow]warning[/yellow] {warning}")
     if report["problems"]:
         table(report["problems"], ["column", "problem", "rows"])
         raise typer.Exit(1)

@@ -26,8 +26,8 @@ def test_cost_is_what_snsql_bills_not_the_requested_epsilon() -> None:
     assert cost.epsilon == pytest.approx(3.0)
     assert cost.delta == pytest.approx(1.5e-5, rel=1e-3)
     assert sn.estimate_cost("income", META, req("SELECT COUNT(*) AS n FROM income")).epsilon == 1.0
-    censored = META.model_copy(update={"censor_dims": True})
-    assert sn.estimate_cost("income", censored, req("SELECT SUM(age) AS s FROM df")).epsilon == 2.0
+    assert META.censor_dims  # SmartNoise's default
+    assert sn.estimate_cost("income", META, req("SELECT SUM(age) AS s FROM df")).epsilon == 2.0
 
 
 @pytest.mark.parametrize("query", [
@@ -53,15 +53,16 @@ def test_unknown_mechanism_is_an_invalid_query() -> None:
 
 def test_requested_mechanism_is_honoured() -> None:
     q = "SELECT COUNT(*) AS n FROM df"
-    assert sn.estimate_cost("income", META, req(q, delta=0.0)).epsilon == 1.0  # laplace
+    uncensored = META.model_copy(update={"censor_dims": False})  # pure DP needs the opt-out
+    assert sn.estimate_cost("income", uncensored, req(q, delta=0.0)).epsilon == 1.0  # laplace
     with pytest.raises(InvalidQuery, match="delta"):  # gaussian needs a delta
-        sn.estimate_cost("income", META, req(q, delta=0.0, mechanisms={"count": "gaussian"}))
+        sn.estimate_cost("income", uncensored,
+                         req(q, delta=0.0, mechanisms={"count": "gaussian"}))
 
 
 def test_censored_dimensions_need_delta_before_any_charge() -> None:
-    meta = META.model_copy(update={"censor_dims": True})
     with pytest.raises(InvalidQuery, match="delta"):
-        sn.estimate_cost("income", meta, req("SELECT COUNT(*) AS n FROM df", delta=0.0))
+        sn.estimate_cost("income", META, req("SELECT COUNT(*) AS n FROM df", delta=0.0))
 
 
 def test_execute_by_dataset_name_and_df_with_stable_columns(table: SqlTable) -> None:
@@ -75,9 +76,13 @@ def test_execute_by_dataset_name_and_df_with_stable_columns(table: SqlTable) -> 
 
 
 def test_postprocess_false_returns_the_raw_noisy_aggregates(table: SqlTable) -> None:
-    raw = sn.execute(table, "income", META,
+    uncensored = META.model_copy(update={"censor_dims": False})
+    raw = sn.execute(table, "income", uncensored,
                      req("SELECT AVG(income) AS a FROM df", postprocess=False))
     assert list(raw.columns) == ["raw_0", "raw_1"]  # the noisy SUM and COUNT behind AVG
+    censored = sn.execute(table, "income", META,
+                          req("SELECT AVG(income) AS a FROM df", postprocess=False))
+    assert list(censored.columns) == ["raw_0", "raw_1", "raw_2"]  # and the thresholded count
     assert abs(raw["raw_1"][0] - 1000) < 100
 
 

@@ -81,7 +81,9 @@ def estimate_cost(
     """
     if metadata.censor_dims and request.delta == 0:
         # snsql accepts this when costing and refuses it only when executing.
-        raise InvalidQuery("This dataset censors dimensions: delta must be above 0.")
+        raise InvalidQuery(
+            "This dataset censors GROUP BY keys (censor_dims, SmartNoise's default): delta "
+            "must be above 0, e.g. 1e-5.")
     mechanisms = tuple(sorted(request.mechanisms.items()))
     epsilon, delta = _cost(dataset_name, metadata.model_dump_json(), request.query_str,
                            request.epsilon, request.delta, mechanisms)

@@ -95,12 +95,26 @@ def get_dataset(ctx: Context, name: str) -> m.DatasetInfo:
                          metadata=dataset.metadata)
 
 
+def privacy_warnings(metadata: m.DatasetMetadata) -> list[str]:
+    """Where a dataset's settings are weaker than SmartNoise's defaults."""
+    warnings = []
+    if not metadata.censor_dims:
+        warnings.append("censor_dims is false: every GROUP BY key present in the private "
+                        "data is released, however few rows have it")
+    return warnings
+
+
 def check_dataset(ctx: Context, name: str) -> m.DatasetCheckResponse:
     """Load the dataset once and report problems as counts. Raises NotFound."""
     dataset = ctx.store.get_dataset(name)
     if dataset is None:
         raise NotFound(f"Dataset {name!r} does not exist.")
-    return ctx.loader.check(dataset)
+    md = dataset.metadata
+    settings = m.PrivacySettings(max_ids=md.max_ids, row_privacy=md.row_privacy,
+                                 censor_dims=md.censor_dims, clamp_counts=md.clamp_counts,
+                                 clamp_columns=md.clamp_columns)
+    return ctx.loader.check(dataset).model_copy(
+        update={"privacy": settings, "warnings": privacy_warnings(md)})
 
 
 def delete_dataset(ctx: Context, name: str) -> None:

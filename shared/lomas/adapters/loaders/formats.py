@@ -22,6 +22,9 @@ class FormatError(ValueError):
     """The file cannot be read as the declared table (message names no value)."""
 
 
+NULLS = "nulls in a non-nullable column"
+
+
 def pandas_dtype(column: ColumnMetadata) -> str | None:
     """The pandas dtype for a declared column; None for datetimes (parsed apart)."""
     match column.type:
@@ -135,7 +138,10 @@ def read_table(source: Any, fmt: str, metadata: DatasetMetadata,
         source = io.BytesIO(source)
     frame = _csv(source, metadata) if fmt == "csv" else _parquet(source, metadata)
     frame = frame[list(metadata.columns)]
-    type_problems = [p for p in check(frame, metadata) if p.problem.startswith("type")]
+    # Values of another type, and nulls where the metadata promises none (SmartNoise
+    # would compute with that promise): the data is refused, never quietly queried.
+    type_problems = [p for p in check(frame, metadata)
+                     if p.problem.startswith("type") or p.problem == NULLS]
     if strict and type_problems:
         raise FormatError("; ".join(f"{p.column}: {p.problem}" for p in type_problems))
     return frame
@@ -155,8 +161,7 @@ def check(frame: pd.DataFrame, metadata: DatasetMetadata) -> list[DatasetProblem
         series = frame[name]
         nulls = int(series.isna().sum())
         if nulls and not col.nullable:
-            problems.append(DatasetProblem(column=name, problem="nulls in a non-nullable column",
-                                           rows=nulls))
+            problems.append(DatasetProblem(column=name, problem=NULLS, rows=nulls))
         values = series.dropna()
         if col.type == "datetime" and series.dtype.kind != "M":  # pandas left it as text
             bad = int(pd.to_datetime(values, errors="coerce", format="mixed").isna().sum())
