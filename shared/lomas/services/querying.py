@@ -18,7 +18,8 @@ from lomas.dp.tables import CachedData
 from lomas.errors import BudgetExhausted, Conflict, LomasError
 from lomas.services.access import dataset_for
 from lomas.services.context import Context
-from lomas.services.engines import Engine, Result
+from lomas.services.engines import Engine, Prepared, Result
+from lomas.services.preflight import DUMMY_ROWS, DUMMY_SEED, PREFLIGHT
 from lomas.services.researcher import check_dummy_rows
 
 log = logging.getLogger(__name__)
@@ -104,17 +105,30 @@ def estimate_cost(ctx: Context, user: User, engine: Engine, req: Any) -> m.CostR
     return m.CostResponse(epsilon=cost.epsilon, delta=cost.delta)
 
 
+def preflight(engine: Engine, dataset: Dataset, request: dict[str, Any],
+              prepared: Prepared) -> None:
+    """Run a new query shape on dummy data first. Raises InvalidQuery if it fails there."""
+    key = PREFLIGHT.key(fingerprint(engine.name, request), dataset.metadata.model_dump_json())
+    PREFLIGHT.check(key, lambda: prepared.run_dummy(
+        dummy_frame(dataset.metadata, DUMMY_ROWS, DUMMY_SEED)))
+
+
 def run_query(ctx: Context, user: User, engine: Engine, req: Any,
               idempotency_key: str | None) -> dict[str, Any]:
-    """Charge the query's cost, then run it on the private data once."""
+    """Charge the query's cost, then run it on the private data once.
+
+    A query that fails on dummy data is an InvalidQuery before anything is charged.
+    """
     dataset, _ = dataset_for(ctx.store, user, req.dataset_name)
     prepared = engine.prepare(dataset, req)
+    request = req.model_dump(mode="json")
+    preflight(engine, dataset, request, prepared)
 
     def execute(data: CachedData) -> dict[str, Any]:
         return _response(user, prepared.cost, prepared.run_private(ctx.tables, data))
 
-    return charged_run(ctx, user, dataset, engine.name, req.model_dump(mode="json"),
-                       prepared.cost, idempotency_key, execute)
+    return charged_run(ctx, user, dataset, engine.name, request, prepared.cost,
+                       idempotency_key, execute)
 
 
 def run_dummy_query(ctx: Context, user: User, engine: Engine, req: Any) -> dict[str, Any]:
