@@ -28,10 +28,9 @@ from lomas.services.tokens import hash_token, new_token
 from lomas_client import Client
 from lomas_client import models as m
 from moto.server import ThreadedMotoServer
-from waitress.server import create_server
 
 from functions.common.wiring import build_context
-from functions.container.serve import create_wsgi
+from functions.container.serve import create_wsgi, make_server
 
 QUERY = "SELECT COUNT(*) AS n, AVG(income) AS avg_income FROM income"
 BUCKET = "lomas-bench"
@@ -75,7 +74,8 @@ def main() -> None:
         store.create_user(User("bench"), hash_token(token))
         store.put_grant("bench", "income", PrivacyCost(1e9, 0.5))
         ctx = build_context(Settings(state_dir=Path(tmp), mongodb_url="bench"), store=store)
-        server = create_server(create_wsgi(ctx), host="127.0.0.1", port=0, threads=4)
+        server = make_server(create_wsgi(ctx), ctx.settings, host="127.0.0.1", port=0,
+                         threads=4)
         threading.Thread(target=server.run, daemon=True).start()
         client = Client(f"http://127.0.0.1:{server.effective_port}", token, "income")
 

@@ -28,10 +28,9 @@ from lomas.dp.tables import SqlTable
 from lomas.services.tokens import hash_token, new_token
 from lomas_client import Client
 from lomas_client import models as m
-from waitress.server import create_server
 
 from functions.common.wiring import build_context
-from functions.container.serve import create_wsgi
+from functions.container.serve import create_wsgi, make_server
 
 QUERY = "SELECT COUNT(*) AS n, AVG(income) AS avg_income FROM income"
 
@@ -57,7 +56,8 @@ def bench_size(rows: int, runs: int, store: MongoStore,
     store.put_grant("bench", "income", PrivacyCost(1e9, 0.5))
     settings = Settings(state_dir=root, data_root=root, mongodb_url="bench")
     ctx = build_context(settings, store=store)
-    server = create_server(create_wsgi(ctx), host="127.0.0.1", port=0, threads=4)
+    server = make_server(create_wsgi(ctx), ctx.settings, host="127.0.0.1", port=0,
+                         threads=4)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     client = Client(f"http://127.0.0.1:{server.effective_port}", token, "income")

@@ -24,7 +24,7 @@ from lomas.testing.fakes import InMemoryStore
 
 from functions.common.apps import load_app
 from functions.common.wiring import build_context
-from functions.container.serve import create_wsgi
+from functions.container.serve import create_wsgi, make_server
 from tests.support.data import write_income
 
 MONGODB_URL = os.environ.get("LOMAS_TEST_MONGODB_URL")
@@ -167,9 +167,8 @@ class LiveServer:
 
 def serve(world: World, wrap=lambda app: app) -> Iterator[LiveServer]:
     """Both apps behind waitress on a free loopback port, in a thread."""
-    from waitress.server import create_server
-
-    server = create_server(wrap(create_wsgi(world.ctx)), host="127.0.0.1", port=0, threads=8)
+    server = make_server(wrap(create_wsgi(world.ctx)), world.ctx.settings, host="127.0.0.1",
+                         port=0, threads=8)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     yield LiveServer(f"http://127.0.0.1:{server.effective_port}", world)

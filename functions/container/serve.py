@@ -11,6 +11,7 @@ import argparse
 import logging
 import os
 from pathlib import Path
+from typing import Any
 
 from lomas.adapters.mongo.embedded import EmbeddedStore
 from lomas.config import Settings
@@ -19,6 +20,7 @@ from lomas.services.context import Context
 from functions.common.gateway import build_gateway
 from functions.common.logs import configure_logging
 from functions.common.wiring import build_context
+from functions.container.bodies import create_capped_server
 from functions.container.wsgi import ChaliceWsgi
 
 log = logging.getLogger("lomas.serve")
@@ -27,6 +29,14 @@ log = logging.getLogger("lomas.serve")
 def create_wsgi(ctx: Context) -> ChaliceWsgi:
     """Both apps, sharing one Context, behind one WSGI callable."""
     return ChaliceWsgi(build_gateway(ctx, "query", "admin"), ctx.settings.max_body_bytes)
+
+
+def make_server(app: Any, settings: Settings, **overrides: Any) -> Any:
+    """The waitress server for these settings (oversized bodies get a readable 413)."""
+    options: dict[str, Any] = {"host": settings.host, "port": settings.port,
+                               "threads": settings.threads, "ident": "lomas", **overrides}
+    return create_capped_server(app, settings.max_body_bytes, settings.max_drain_bytes,
+                                **options)
 
 
 def read_env_file(path: Path) -> dict[str, str]:
@@ -85,12 +95,9 @@ def main(argv: list[str] | None = None) -> None:
             seed_demo(ctx)
         if args.check:
             return
-        import waitress
-
         log.info("serving on %s:%s with %s threads", settings.host, settings.port,
                  settings.threads)
-        waitress.serve(wsgi, host=settings.host, port=settings.port, threads=settings.threads,
-                       ident="lomas", max_request_body_size=settings.max_body_bytes + 1)
+        make_server(wsgi, settings).run()
     finally:
         if embedded is not None:
             embedded.stop()

@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     threads: int = 8
     dev_mode: bool = False
     max_body_bytes: int = 8_000_000
+    max_drain_bytes: int = Field(
+        default=1 << 30, description="The WSGI server reads (and drops) an oversized body up "
+        "to this size so the client can read the 413; beyond it, the connection is closed.")
     max_dummy_rows: int = 100_000
     cache_max_bytes: int = Field(
         default=4 << 30, description="Memory for warm tables and their SQLite copies (LRU).")
