@@ -31,6 +31,9 @@ class Settings(BaseSettings):
         default=1 << 30, description="The WSGI server reads (and drops) an oversized body up "
         "to this size so the client can read the 413; beyond it, the connection is closed.")
     max_dummy_rows: int = 100_000
+    claim_lease_seconds: float = Field(
+        default=900.0, gt=0, description="How long a query holds its Idempotency-Key; a "
+        "retry after it (the process died) takes the key over. Longer than any query.")
     cache_max_bytes: int = Field(
         default=4 << 30, description="Memory for warm tables and their SQLite copies (LRU).")
     cache_revalidate_seconds: float = Field(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from lomas_client.models import DatasetCheckResponse, DatasetMetadata
@@ -53,22 +54,31 @@ class BudgetLedger(Protocol):
 
     def delete_grant(self, user: str, dataset: str) -> bool: ...
 
-    def spend(self, user: str, dataset: str, cost: PrivacyCost) -> Grant | None:
+    def spend(self, user: str, dataset: str, cost: PrivacyCost,
+              key: str | None = None) -> Grant | None:
         """Charge both parts of cost in one atomic conditional update.
 
-        Returns the grant after the charge, or None when there is no grant or
-        its remaining budget does not cover the cost (nothing is charged then).
+        Returns the grant after the charge, or None when there is no grant, its
+        remaining budget does not cover the cost, or `key` was charged already
+        (nothing is charged then). The same update records `key` on the grant.
         """
 
-    def refund(self, user: str, dataset: str, cost: PrivacyCost) -> None: ...
+    def charged(self, user: str, dataset: str, key: str) -> bool:
+        """Whether `key` was charged on the grant and its query has not finished."""
+
+    def refund(self, user: str, dataset: str, cost: PrivacyCost,
+               key: str | None = None) -> None:
+        """Give cost back; with a key, only once and only if it was charged under it."""
 
 
 class QueryArchive(Protocol):
-    def claim(self, record: ArchiveRecord) -> ArchiveRecord | None:
-        """Insert a pending record under (user, key); None if it is new.
+    def claim(self, record: ArchiveRecord, now: datetime | None = None) -> ArchiveRecord | None:
+        """Insert a pending record under (user, key); None if this run now holds it.
 
         If the key is taken, nothing is written and the existing record is
-        returned, so at most one request per key runs the engine.
+        returned, so at most one request per key runs the engine; except that a
+        pending record of the same request whose lease ended before `now` is
+        taken over (its owner and lease replaced by the record's).
         """
 
     def finish(
@@ -80,10 +90,13 @@ class QueryArchive(Protocol):
         cost: PrivacyCost,
         response: dict[str, Any] | None = None,
         error: dict[str, str] | None = None,
-    ) -> None: ...
+        owner: str | None = None,
+    ) -> bool:
+        """Record the outcome (and forget the key on the grant). With an owner, only if
+        that run still holds the claim; returns whether the outcome was recorded."""
 
-    def release(self, user: str, key: str) -> None:
-        """Delete a pending claim whose request never touched private data."""
+    def release(self, user: str, key: str, owner: str | None = None) -> None:
+        """Delete a pending claim (held by owner) whose request was not charged under it."""
 
     def list_archives(
         self, user: str | None = None, dataset: str | None = None

@@ -117,3 +117,61 @@ def test_deleting_a_user_or_dataset_drops_grants_and_keeps_archives(any_store) -
     assert any_store.delete_dataset("d")
     assert any_store.get_grant("u", "d") is None
     assert len(any_store.list_archives(user="u")) == 1
+
+
+def test_a_key_is_charged_once_and_refunded_once(any_store: StateStore) -> None:
+    _setup(any_store, PrivacyCost(5.0, 1e-3))
+    cost = PrivacyCost(1.0, 1e-5)
+    assert any_store.spend("u", "d", cost, "k") is not None
+    assert any_store.spend("u", "d", cost, "k") is None  # the same key: not charged again
+    assert any_store.charged("u", "d", "k") and not any_store.charged("u", "d", "other")
+    assert any_store.get_grant("u", "d").spent == cost  # type: ignore[union-attr]
+    any_store.refund("u", "d", cost, "k")
+    any_store.refund("u", "d", cost, "k")  # once only
+    grant = any_store.get_grant("u", "d")
+    assert grant is not None and grant.spent.epsilon == pytest.approx(0.0)
+    assert not any_store.charged("u", "d", "k")
+
+
+def test_concurrent_spends_of_one_key_charge_once(any_store: StateStore) -> None:
+    _setup(any_store, PrivacyCost(50.0, 1e-3))
+    with ThreadPoolExecutor(10) as pool:
+        results = list(pool.map(lambda _: any_store.spend("u", "d", PrivacyCost(1.0, 0.0), "k"),
+                                range(20)))
+    assert sum(r is not None for r in results) == 1
+    assert any_store.get_grant("u", "d").spent.epsilon == pytest.approx(1.0)  # type: ignore[union-attr]
+
+
+def test_finishing_forgets_the_key_on_the_grant(any_store: StateStore) -> None:
+    _setup(any_store, PrivacyCost(5.0, 0.0))
+    assert any_store.claim(ArchiveRecord("u", "k", "fp", "d", "e", {}, owner="a")) is None
+    any_store.spend("u", "d", PrivacyCost(1.0, 0.0), "k")
+    assert any_store.finish("u", "k", status="done", cost=PrivacyCost(1.0, 0.0), owner="a")
+    assert not any_store.charged("u", "d", "k")
+    assert not any_store.finish("u", "k", status="done", cost=PrivacyCost(1.0, 0.0), owner="a")
+
+
+def test_a_claim_whose_lease_ended_is_taken_over_once(any_store: StateStore) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    lease = timedelta(seconds=60)
+
+    def record(owner: str, at: datetime, fp: str = "fp") -> ArchiveRecord:
+        return ArchiveRecord("u", "k", fp, "d", "e", {}, owner=owner, lease_until=at + lease)
+
+    assert any_store.claim(record("first", t0), t0) is None
+    held = any_store.claim(record("second", t0), t0 + timedelta(seconds=30))
+    assert held is not None and held.owner == "first"  # still leased: Conflict upstream
+    late = t0 + timedelta(seconds=61)
+    other = any_store.claim(record("other", late, fp="another request"), late)
+    assert other is not None and other.owner == "first"  # another body never takes it over
+    with ThreadPoolExecutor(5) as pool:
+        results = list(pool.map(lambda i: any_store.claim(record(f"r{i}", late), late),
+                                range(5)))
+    assert results.count(None) == 1  # exactly one retry takes it over
+    assert not any_store.finish("u", "k", status="done", cost=PrivacyCost(0.0, 0.0),
+                                owner="first")  # the dead run cannot record an outcome
+    winner = next(f"r{i}" for i, r in enumerate(results) if r is None)
+    assert any_store.finish("u", "k", status="done", cost=PrivacyCost(0.0, 0.0), owner=winner)
+    assert [r.status for r in any_store.list_archives(user="u")] == ["done"]

@@ -77,3 +77,5 @@ class ArchiveRecord:
     response: dict[str, Any] | None = None
     error: dict[str, str] | None = None
     timestamp: datetime = field(default_factory=lambda: datetime.now().astimezone())
+    owner: str = ""  # the run holding a pending claim
+    lease_until: datetime | None = None  # after it, another run may take the claim over

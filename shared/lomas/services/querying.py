@@ -7,6 +7,7 @@ import json
 import logging
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from lomas_client import models as m
@@ -54,43 +55,61 @@ def charged_run(
     idempotency_key: str | None,
     execute: Executor,
 ) -> dict[str, Any]:
-    """Run execute at most once per key, charging cost exactly once.
+    """Run execute at most once per key at a time, charging cost exactly once.
 
-    Raises Conflict (key reused or running), BudgetExhausted, UnauthorizedAccess,
-    DatasetUnavailable (refunded), or the engine's error (not refunded).
+    The key is claimed with a lease and charged by the same update that spends, so a
+    retry after a crashed run (lease over) either replays the recorded outcome or
+    runs again without a second charge. Raises Conflict (key reused or running),
+    BudgetExhausted, UnauthorizedAccess, DatasetUnavailable (refunded), or the
+    engine's error (not refunded).
     """
     store, print_ = ctx.store, fingerprint(engine, request)
     key = idempotency_key or f"server-{uuid.uuid4()}"
-    record = ArchiveRecord(user.name, key, print_, dataset.name, engine, request)
-    if (existing := store.claim(record)) is not None:
+    now = datetime.now(UTC)
+    owner = uuid.uuid4().hex
+    record = ArchiveRecord(user.name, key, print_, dataset.name, engine, request, owner=owner,
+                           lease_until=now + timedelta(seconds=ctx.settings.claim_lease_seconds))
+    if (existing := store.claim(record, now)) is not None:
         return _replay(existing, print_)
-    if store.spend(user.name, dataset.name, cost) is None:
-        store.release(user.name, key)
+    charged_now = store.spend(user.name, dataset.name, cost, key) is not None
+    if not charged_now and not store.charged(user.name, dataset.name, key):
+        store.release(user.name, key, owner)
         dataset_for(store, user, dataset.name)  # revoked meanwhile -> UnauthorizedAccess
         raise BudgetExhausted(
             f"The remaining budget on {dataset.name!r} does not cover "
             f"epsilon={cost.epsilon:g}, delta={cost.delta:g}."
         )
+    # Not charged now: a run under this key was charged and died; data may have been
+    # read then, so it is never refunded, and this run is not charged again.
     try:
         data = ctx.tables.data(dataset)
     except BaseException:
-        store.refund(user.name, dataset.name, cost)  # no private data was read
-        store.release(user.name, key)
+        if charged_now:
+            store.refund(user.name, dataset.name, cost, key)  # no private data was read
+        store.release(user.name, key, owner)
         raise
     try:
         response = execute(data)
     except LomasError as exc:
-        store.finish(user.name, key, status="failed", cost=cost,
-                     error={"type": exc.type, "message": exc.message})
+        _finish(store, user, key, owner, status="failed", cost=cost,
+                error={"type": exc.type, "message": exc.message})
         raise
     except BaseException:
-        store.finish(user.name, key, status="failed", cost=cost,
-                     error={"type": "InternalServer", "message": "Internal server error."})
+        _finish(store, user, key, owner, status="failed", cost=cost,
+                error={"type": "InternalServer", "message": "Internal server error."})
         raise
-    store.finish(user.name, key, status="done", cost=cost, response=response)
+    _finish(store, user, key, owner, status="done", cost=cost, response=response)
     log.info("query user=%s dataset=%s engine=%s epsilon=%g delta=%g outcome=done",
              user.name, dataset.name, engine, cost.epsilon, cost.delta)
     return response
+
+
+def _finish(store: Any, user: User, key: str, owner: str, **outcome: Any) -> None:
+    """Record the outcome. Raises Conflict if another run took the key over meanwhile:
+    that run's answer is the one released, never both."""
+    if not store.finish(user.name, key, owner=owner, **outcome):
+        raise Conflict("This query's Idempotency-Key was taken over by a retry after its "
+                       "lease ended; the retry's answer stands.")
 
 
 def _response(user: User, cost: PrivacyCost, result: Result) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from lomas.domain import ArchiveRecord, Dataset, Grant, PrivacyCost, User
@@ -23,6 +24,7 @@ class InMemoryStore:
         self._datasets: dict[str, Dataset] = {}
         self._grants: dict[tuple[str, str], Grant] = {}
         self._archives: dict[tuple[str, str], ArchiveRecord] = {}
+        self._pending: dict[tuple[str, str], set[str]] = {}  # keys charged, not finished
 
     def ping(self) -> None:
         return None
@@ -107,7 +109,8 @@ class InMemoryStore:
         with self._lock:
             return self._grants.pop((user, dataset), None) is not None
 
-    def spend(self, user: str, dataset: str, cost: PrivacyCost) -> Grant | None:
+    def spend(self, user: str, dataset: str, cost: PrivacyCost,
+              key: str | None = None) -> Grant | None:
         floor = cost.allowance()
         with self._lock:
             grant = self._grants.get((user, dataset))
@@ -115,32 +118,52 @@ class InMemoryStore:
                 return None
             if grant.remaining.delta < floor.delta:
                 return None
+            pending = self._pending.setdefault((user, dataset), set())
+            if key is not None and key in pending:
+                return None
             grant = replace(
                 grant,
                 spent=_plus(grant.spent, cost),
                 remaining=_plus(grant.remaining, cost, sign=-1.0),
             )
             self._grants[(user, dataset)] = grant
+            if key is not None:
+                pending.add(key)
             return grant
 
-    def refund(self, user: str, dataset: str, cost: PrivacyCost) -> None:
+    def charged(self, user: str, dataset: str, key: str) -> bool:
+        with self._lock:
+            return (user, dataset) in self._grants and key in self._pending.get(
+                (user, dataset), set())
+
+    def refund(self, user: str, dataset: str, cost: PrivacyCost, key: str | None = None) -> None:
         with self._lock:
             grant = self._grants.get((user, dataset))
-            if grant is not None:
-                self._grants[(user, dataset)] = replace(
-                    grant,
-                    spent=_plus(grant.spent, cost, sign=-1.0),
-                    remaining=_plus(grant.remaining, cost),
-                )
+            pending = self._pending.get((user, dataset), set())
+            if grant is None or (key is not None and key not in pending):
+                return
+            pending.discard(key or "")
+            self._grants[(user, dataset)] = replace(
+                grant,
+                spent=_plus(grant.spent, cost, sign=-1.0),
+                remaining=_plus(grant.remaining, cost),
+            )
 
     # archives
-    def claim(self, record: ArchiveRecord) -> ArchiveRecord | None:
+    def claim(self, record: ArchiveRecord, now: datetime | None = None) -> ArchiveRecord | None:
         with self._lock:
             key = (record.user, record.idempotency_key)
-            if key in self._archives:
-                return self._archives[key]
-            self._archives[key] = record
-            return None
+            existing = self._archives.get(key)
+            if existing is None:
+                self._archives[key] = record
+                return None
+            if (now is not None and existing.status == "pending"
+                    and existing.fingerprint == record.fingerprint
+                    and existing.lease_until is not None and existing.lease_until < now):
+                self._archives[key] = replace(existing, owner=record.owner,
+                                              lease_until=record.lease_until)
+                return None
+            return existing
 
     def finish(
         self,
@@ -151,16 +174,23 @@ class InMemoryStore:
         cost: PrivacyCost,
         response: dict[str, Any] | None = None,
         error: dict[str, str] | None = None,
-    ) -> None:
+        owner: str | None = None,
+    ) -> bool:
         with self._lock:
-            record = self._archives[(user, key)]
+            record = self._archives.get((user, key))
+            if record is None or (owner is not None
+                                  and (record.owner != owner or record.status != "pending")):
+                return False
             self._archives[(user, key)] = replace(
-                record, status=status, cost=cost, response=response, error=error
-            )
+                record, status=status, cost=cost, response=response, error=error,
+                lease_until=None)
+            self._pending.get((user, record.dataset), set()).discard(key)
+            return True
 
-    def release(self, user: str, key: str) -> None:
+    def release(self, user: str, key: str, owner: str | None = None) -> None:
         with self._lock:
-            if (rec := self._archives.get((user, key))) and rec.status == "pending":
+            rec = self._archives.get((user, key))
+            if rec and rec.status == "pending" and owner in (None, rec.owner):
                 del self._archives[(user, key)]
 
     def list_archives(

@@ -58,19 +58,29 @@ def grant_from(doc: dict[str, Any]) -> Grant:
     )
 
 
-def spend_filter(user: str, dataset: str, cost: PrivacyCost) -> dict[str, Any]:
-    """Match the grant only if it still covers the cost (within tolerance)."""
+def spend_filter(user: str, dataset: str, cost: PrivacyCost,
+                 key: str | None = None) -> dict[str, Any]:
+    """Match the grant only if it still covers the cost (within tolerance) and, with a
+    key, only if that key was not charged yet."""
     floor = cost.allowance()
-    return {
+    query: dict[str, Any] = {
         "user_name": user,
         "dataset_name": dataset,
         "remaining_epsilon": {"$gte": floor.epsilon},
         "remaining_delta": {"$gte": floor.delta},
     }
+    if key is not None:
+        query[PENDING_KEYS] = {"$ne": key}
+    return query
 
 
-def charge(cost: PrivacyCost, sign: float = 1.0) -> dict[str, Any]:
-    return {
+PENDING_KEYS = "pending_keys"
+"""Keys charged on a grant whose query has not finished yet: written by the same
+update that spends, so a retry after a crash can tell whether it was charged."""
+
+
+def charge(cost: PrivacyCost, sign: float = 1.0, key: str | None = None) -> dict[str, Any]:
+    update: dict[str, Any] = {
         "$inc": {
             "remaining_epsilon": -sign * cost.epsilon,
             "remaining_delta": -sign * cost.delta,
@@ -78,6 +88,9 @@ def charge(cost: PrivacyCost, sign: float = 1.0) -> dict[str, Any]:
             "spent_delta": sign * cost.delta,
         }
     }
+    if key is not None:
+        update["$push" if sign > 0 else "$pull"] = {PENDING_KEYS: key}
+    return update
 
 
 def archive_doc(record: ArchiveRecord) -> dict[str, Any]:
@@ -94,6 +107,8 @@ def archive_doc(record: ArchiveRecord) -> dict[str, Any]:
         "response": record.response,
         "error": record.error,
         "timestamp": record.timestamp,
+        "owner": record.owner,
+        "lease_until": record.lease_until,
     }
 
 
@@ -110,4 +125,6 @@ def archive_from(doc: dict[str, Any]) -> ArchiveRecord:
         response=doc.get("response"),
         error=doc.get("error"),
         timestamp=doc["timestamp"],
+        owner=doc.get("owner") or "",
+        lease_until=doc.get("lease_until"),
     )

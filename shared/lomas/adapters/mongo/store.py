@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import pymongo
@@ -204,10 +205,11 @@ class MongoStore:
         return result.deleted_count == 1
 
     @_translated
-    def spend(self, user: str, dataset: str, cost: PrivacyCost) -> Grant | None:
+    def spend(self, user: str, dataset: str, cost: PrivacyCost,
+              key: str | None = None) -> Grant | None:
         doc = self.grants.find_one_and_update(
-            docs.spend_filter(user, dataset, cost),
-            docs.charge(cost),
+            docs.spend_filter(user, dataset, cost, key),
+            docs.charge(cost, key=key),
             return_document=ReturnDocument.AFTER,
         )
         if doc is None:
@@ -221,24 +223,38 @@ class MongoStore:
         return docs.grant_from(doc)
 
     @_translated
-    def refund(self, user: str, dataset: str, cost: PrivacyCost) -> None:
-        self.grants.update_one(
-            {"user_name": user, "dataset_name": dataset}, docs.charge(cost, sign=-1.0)
-        )
+    def charged(self, user: str, dataset: str, key: str) -> bool:
+        found = self.grants.find_one(
+            {"user_name": user, "dataset_name": dataset, docs.PENDING_KEYS: key}, {"_id": 1})
+        return found is not None
+
+    @_translated
+    def refund(self, user: str, dataset: str, cost: PrivacyCost, key: str | None = None) -> None:
+        query: dict[str, Any] = {"user_name": user, "dataset_name": dataset}
+        if key is not None:
+            query[docs.PENDING_KEYS] = key  # refunded once, and only if charged under it
+        self.grants.update_one(query, docs.charge(cost, sign=-1.0, key=key))
 
     # -------------------------------------------------------------- archives
     @_translated
-    def claim(self, record: ArchiveRecord) -> ArchiveRecord | None:
+    def claim(self, record: ArchiveRecord, now: datetime | None = None) -> ArchiveRecord | None:
         try:
             self.archives.insert_one(docs.archive_doc(record))
             return None
         except DuplicateKeyError:
-            doc = self.archives.find_one(
-                {"user_name": record.user, "idempotency_key": record.idempotency_key}
-            )
-            if doc is None:  # released between the insert and the read
-                return self.claim(record)
-            return docs.archive_from(doc)
+            pass
+        where = {"user_name": record.user, "idempotency_key": record.idempotency_key}
+        if now is not None:  # take over a pending claim whose lease ran out
+            taken = self.archives.find_one_and_update(
+                {**where, "status": "pending", "fingerprint": record.fingerprint,
+                 "lease_until": {"$lt": now}},
+                {"$set": {"owner": record.owner, "lease_until": record.lease_until}})
+            if taken is not None:
+                return None
+        doc = self.archives.find_one(where)
+        if doc is None:  # released between the insert and the read
+            return self.claim(record, now)
+        return docs.archive_from(doc)
 
     @_translated
     def finish(
@@ -250,9 +266,13 @@ class MongoStore:
         cost: PrivacyCost,
         response: dict[str, Any] | None = None,
         error: dict[str, str] | None = None,
-    ) -> None:
-        self.archives.update_one(
-            {"user_name": user, "idempotency_key": key},
+        owner: str | None = None,
+    ) -> bool:
+        where: dict[str, Any] = {"user_name": user, "idempotency_key": key}
+        if owner is not None:
+            where.update(owner=owner, status="pending")
+        doc = self.archives.find_one_and_update(
+            where,
             {
                 "$set": {
                     "status": status,
@@ -260,13 +280,24 @@ class MongoStore:
                     "delta": cost.delta,
                     "response": response,
                     "error": error,
-                }
+                },
+                "$unset": {"lease_until": ""},
             },
         )
+        if doc is None:
+            return False
+        # The outcome is recorded: the grant need not remember the key any more.
+        self.grants.update_one(
+            {"user_name": user, "dataset_name": doc["dataset_name"], docs.PENDING_KEYS: key},
+            {"$pull": {docs.PENDING_KEYS: key}})
+        return True
 
     @_translated
-    def release(self, user: str, key: str) -> None:
-        self.archives.delete_one({"user_name": user, "idempotency_key": key, "status": "pending"})
+    def release(self, user: str, key: str, owner: str | None = None) -> None:
+        where = {"user_name": user, "idempotency_key": key, "status": "pending"}
+        if owner is not None:
+            where["owner"] = owner
+        self.archives.delete_one(where)
 
     @_translated
     def list_archives(
