@@ -40,6 +40,10 @@ class PayloadTooLargeError(LomasClientError):
     """413: the request is over the server's size limit."""
 
 
+class RateLimitedError(LomasClientError):
+    """429: too many queries for now (the client waits Retry-After and retries itself)."""
+
+
 class ExternalLibraryError(LomasClientError):
     """422: the DP library failed on an accepted query (the budget is spent)."""
 
@@ -58,6 +62,7 @@ BY_TYPE: dict[str, type[LomasClientError]] = {
     "UnauthorizedAccess": UnauthorizedAccessError,
     "BudgetExhausted": BudgetExhaustedError,
     "NotFound": NotFoundError,
+    "RateLimited": RateLimitedError,
     "Conflict": ConflictError,
     "PayloadTooLarge": PayloadTooLargeError,
     "ExternalLibraryError": ExternalLibraryError,

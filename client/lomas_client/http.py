@@ -16,7 +16,8 @@ DEFAULT_TIMEOUT = (5.0, 120.0)
 
 
 def default_session(retries: int = 3) -> requests.Session:
-    """A session retrying connection failures and 502/503/504, POST included.
+    """A session retrying connection failures, 429 (after its Retry-After) and
+    502/503/504, POST included; never a 413.
 
     Retrying a query POST is safe: it carries the same Idempotency-Key, so the
     server charges it at most once.
@@ -24,7 +25,8 @@ def default_session(retries: int = 3) -> requests.Session:
     session = requests.Session()
     retry = Retry(
         total=retries, connect=retries, read=retries, status=retries, backoff_factor=0.5,
-        status_forcelist=(502, 503, 504), allowed_methods=None, raise_on_status=False,
+        status_forcelist=(429, 502, 503, 504), allowed_methods=None, raise_on_status=False,
+        respect_retry_after_header=True,
     )
     adapter = HTTPAdapter(max_retries=retry)
     session.mount("http://", adapter)

@@ -20,6 +20,7 @@ STATUS: dict[type[e.LomasError], int] = {
     e.PayloadTooLarge: 413,
     e.UnsupportedMediaType: 415,
     e.ExternalLibraryError: 422,
+    e.RateLimited: 429,
     e.InternalServer: 500,
     e.DatasetUnavailable: 503,
     e.StoreUnavailable: 503,
@@ -39,8 +40,11 @@ def json_response(body: object, status: int, request_id: str) -> Response:
 
 def error_response(error: e.LomasError, request_id: str) -> Response:
     """The body every error has: {"type", "message"}, safe to show."""
-    return json_response({"type": error.type, "message": error.message},
-                         status_of(error), request_id)
+    response = json_response({"type": error.type, "message": error.message},
+                             status_of(error), request_id)
+    if isinstance(error, e.RateLimited):
+        response.headers["Retry-After"] = str(error.retry_after)
+    return response
 
 
 def internal_error(request_id: str) -> Response:

@@ -31,6 +31,12 @@ class Settings(BaseSettings):
         default=1 << 30, description="The WSGI server reads (and drops) an oversized body up "
         "to this size so the client can read the 413; beyond it, the connection is closed.")
     max_dummy_rows: int = 100_000
+    query_rate: float = Field(
+        default=10.0, ge=0, description="Queries (cost, run, dummy) a user may make per second "
+        "on average, across all instances (0: no limit).")
+    query_burst: int = Field(
+        default=100, ge=1, description="Queries a user may make at once: the limit counts "
+        "query_burst queries per window of query_burst / query_rate seconds.")
     claim_lease_seconds: float = Field(
         default=900.0, gt=0, description="How long a query holds its Idempotency-Key; a "
         "retry after it (the process died) takes the key over. Longer than any query.")

@@ -54,6 +54,14 @@ class PayloadTooLarge(LomasError):
     """The request body is over the configured limit."""
 
 
+class RateLimited(LomasError):
+    """Too many queries from this user for now; nothing was run or spent."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class ExternalLibraryError(LomasError):
     """A DP library refused or failed a query it had accepted."""
 

@@ -104,7 +104,13 @@ class QueryArchive(Protocol):
         """Finished records (done or failed), oldest first."""
 
 
-class StateStore(UserStore, DatasetStore, BudgetLedger, QueryArchive, Protocol):
+class RateCounter(Protocol):
+    def count_request(self, user: str, window: int, expires: datetime) -> int:
+        """Count one request of `user` in time window `window` in one atomic update and
+        return the window's count so far. The count may be forgotten after `expires`."""
+
+
+class StateStore(UserStore, DatasetStore, BudgetLedger, QueryArchive, RateCounter, Protocol):
     """Everything Lomas keeps: users, datasets, grants and archives."""
 
     def ping(self) -> None:

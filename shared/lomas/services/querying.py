@@ -21,6 +21,7 @@ from lomas.services.access import dataset_for
 from lomas.services.context import Context
 from lomas.services.engines import Engine, Prepared, Result
 from lomas.services.preflight import DUMMY_ROWS, DUMMY_SEED, PREFLIGHT
+from lomas.services.ratelimit import admit
 from lomas.services.researcher import check_dummy_rows
 
 log = logging.getLogger(__name__)
@@ -118,8 +119,9 @@ def _response(user: User, cost: PrivacyCost, result: Result) -> dict[str, Any]:
 
 
 def estimate_cost(ctx: Context, user: User, engine: Engine, req: Any) -> m.CostResponse:
-    """What the query would be charged. Raises UnauthorizedAccess, InvalidQuery."""
+    """What the query would be charged. Raises UnauthorizedAccess, InvalidQuery, RateLimited."""
     dataset, _ = dataset_for(ctx.store, user, req.dataset_name)
+    admit(ctx, user)
     cost = engine.prepare(dataset, req).cost
     return m.CostResponse(epsilon=cost.epsilon, delta=cost.delta)
 
@@ -137,8 +139,10 @@ def run_query(ctx: Context, user: User, engine: Engine, req: Any,
     """Charge the query's cost, then run it on the private data once.
 
     A query that fails on dummy data is an InvalidQuery before anything is charged.
+    Raises RateLimited (nothing run or spent).
     """
     dataset, _ = dataset_for(ctx.store, user, req.dataset_name)
+    admit(ctx, user)
     prepared = engine.prepare(dataset, req)
     request = req.model_dump(mode="json")
     preflight(engine, dataset, request, prepared)
@@ -151,8 +155,9 @@ def run_query(ctx: Context, user: User, engine: Engine, req: Any,
 
 
 def run_dummy_query(ctx: Context, user: User, engine: Engine, req: Any) -> dict[str, Any]:
-    """Run the query on dummy data: never charged, never archived."""
+    """Run the query on dummy data: never charged, never archived. Raises RateLimited."""
     dataset, _ = dataset_for(ctx.store, user, req.dataset_name)
+    admit(ctx, user)
     check_dummy_rows(ctx, req.dummy_nb_rows)
     prepared = engine.prepare(dataset, req)
     frame = dummy_frame(dataset.metadata, req.dummy_nb_rows, req.dummy_seed)

@@ -25,6 +25,7 @@ class InMemoryStore:
         self._grants: dict[tuple[str, str], Grant] = {}
         self._archives: dict[tuple[str, str], ArchiveRecord] = {}
         self._pending: dict[tuple[str, str], set[str]] = {}  # keys charged, not finished
+        self._rates: dict[tuple[str, int], int] = {}
 
     def ping(self) -> None:
         return None
@@ -192,6 +193,13 @@ class InMemoryStore:
             rec = self._archives.get((user, key))
             if rec and rec.status == "pending" and owner in (None, rec.owner):
                 del self._archives[(user, key)]
+
+    def count_request(self, user: str, window: int, expires: datetime) -> int:
+        with self._lock:
+            for old in [k for k in self._rates if k[0] == user and k[1] < window]:
+                del self._rates[old]
+            count = self._rates[(user, window)] = self._rates.get((user, window), 0) + 1
+            return count
 
     def list_archives(
         self, user: str | None = None, dataset: str | None = None

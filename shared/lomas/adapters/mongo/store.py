@@ -48,6 +48,7 @@ class MongoStore:
         self.datasets: Collection[dict[str, Any]] = db["datasets"]
         self.grants: Collection[dict[str, Any]] = db["grants"]
         self.archives: Collection[dict[str, Any]] = db["archives"]
+        self.rates: Collection[dict[str, Any]] = db["rate_windows"]
 
     @classmethod
     def connect(cls, url: str, db_name: str, timeout_ms: int = 5000) -> MongoStore:
@@ -70,6 +71,8 @@ class MongoStore:
             [("user_name", ASCENDING), ("idempotency_key", ASCENDING)], unique=True
         )
         self.archives.create_index([("dataset_name", ASCENDING)])
+        self.rates.create_index([("user_name", ASCENDING), ("window", ASCENDING)], unique=True)
+        self.rates.create_index([("expires_at", ASCENDING)], expireAfterSeconds=0)
 
     @_translated
     def ping(self) -> None:
@@ -298,6 +301,20 @@ class MongoStore:
         if owner is not None:
             where["owner"] = owner
         self.archives.delete_one(where)
+
+    @_translated
+    def count_request(self, user: str, window: int, expires: datetime) -> int:
+        for _ in range(2):  # two first requests of a window may race to insert it
+            try:
+                doc = self.rates.find_one_and_update(
+                    {"user_name": user, "window": window},
+                    {"$inc": {"requests": 1}, "$setOnInsert": {"expires_at": expires}},
+                    upsert=True, return_document=ReturnDocument.AFTER)
+                if doc is not None:  # an upsert returning AFTER always finds its document
+                    return int(doc["requests"])
+            except DuplicateKeyError:
+                continue
+        raise StoreUnavailable("The state store is unavailable.")
 
     @_translated
     def list_archives(
