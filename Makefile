@@ -14,7 +14,7 @@ LAMBDA_WHEEL := --platform manylinux2014_x86_64 --implementation cp --python-ver
 	--only-binary=:all: -c requirements/constraints.txt
 PORT   ?= $(or $(LOMAS_PORT),8000)
 
-.PHONY: install run test lint bench bench-s3 sam-validate clean
+.PHONY: install run test lint bench bench-s3 sam-validate openapi clean
 
 $(STAMP): pyproject.toml client/pyproject.toml requirements/constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 13) else "Python >= 3.13 is needed (pyenv reads .python-version); set PYTHON=python3.13")'
@@ -50,6 +50,9 @@ bench: $(STAMP)  ## SQL latency through HTTP vs. snsql directly (10k and 200k ro
 
 bench-s3: $(STAMP)  ## first (cold) vs. later (warm) query on a 1M-row Parquet dataset in moto S3
 	$(BIN)/python bench/s3_cache.py
+
+openapi: $(STAMP)  ## regenerate docs/openapi.json from the route table and the wire models
+	$(BIN)/python -m functions.common.openapi > docs/openapi.json
 
 sam-validate: $(SAM_STAMP)  ## sam validate --lint on infra/sam/template.yaml (offline)
 	SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam validate --lint --template infra/sam/template.yaml

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import uuid
@@ -169,7 +170,11 @@ def serve(world: World, wrap=lambda app: app) -> Iterator[LiveServer]:
     """Both apps behind waitress on a free loopback port, in a thread."""
     server = make_server(wrap(create_wsgi(world.ctx)), world.ctx.settings, host="127.0.0.1",
                          port=0, threads=8)
-    thread = threading.Thread(target=server.run, daemon=True)
+    def run() -> None:
+        with contextlib.suppress(OSError):  # closing the server under its select loop
+            server.run()
+
+    thread = threading.Thread(target=run, daemon=True)
     thread.start()
     yield LiveServer(f"http://127.0.0.1:{server.effective_port}", world)
     server.close()

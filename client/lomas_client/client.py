@@ -8,8 +8,10 @@ import pandas as pd
 import requests
 
 from lomas_client import models as m
-from lomas_client.http import DEFAULT_TIMEOUT, Transport
+from lomas_client import routes as r
+from lomas_client.http import DEFAULT_TIMEOUT, Transport, wire_body
 from lomas_client.opendp import OpenDPClient
+from lomas_client.routes import ENGINES, Route
 
 
 def frame_from_tight(tight: dict[str, Any], dtypes: dict[str, str] | None = None) -> pd.DataFrame:
@@ -26,17 +28,18 @@ class SmartnoiseSqlClient:
         self._http = transport
         self._dataset = dataset_name
 
-    def _body(self, query: str, epsilon: float, delta: float,
-              mechanisms: dict[str, str] | None) -> dict[str, Any]:
+    def _fields(self, query: str, epsilon: float, delta: float,
+                mechanisms: dict[str, str] | None) -> dict[str, Any]:
         return {"dataset_name": self._dataset, "query_str": query, "epsilon": epsilon,
                 "delta": delta, "mechanisms": mechanisms or {}}
 
     def cost(self, query: str, epsilon: float, delta: float,
              mechanisms: dict[str, str] | None = None) -> m.CostResponse:
         """What the query would be charged (nothing is spent)."""
-        body = self._body(query, epsilon, delta, mechanisms)
-        return m.CostResponse.model_validate(
-            self._http.post("/estimate_smartnoise_sql_cost", body))
+        route = ENGINES["smartnoise_sql"].cost
+        body = wire_body(m.SmartnoiseSqlCostRequest,
+                         **self._fields(query, epsilon, delta, mechanisms))
+        return m.CostResponse.model_validate(self._http.call(route, body))
 
     def query(self, query: str, epsilon: float, delta: float,
               mechanisms: dict[str, str] | None = None, postprocess: bool = True,
@@ -45,8 +48,8 @@ class SmartnoiseSqlClient:
 
         Raises InvalidQueryError, BudgetExhaustedError, UnauthorizedAccessError, ...
         """
-        body = self._body(query, epsilon, delta, mechanisms) | {"postprocess": postprocess}
-        raw = self._http.query("smartnoise_sql", body, dummy, nb_rows, seed)
+        fields = self._fields(query, epsilon, delta, mechanisms) | {"postprocess": postprocess}
+        raw = self._http.query("smartnoise_sql", fields, dummy, nb_rows, seed)
         result = m.QueryResponse.model_validate(raw).result
         assert isinstance(result, m.SmartnoiseSqlResult)
         return frame_from_tight(result.df)
@@ -63,11 +66,13 @@ class Client:
         self.smartnoise_sql = SmartnoiseSqlClient(self._http, dataset_name)
         self.opendp = OpenDPClient(self._http, dataset_name, self._metadata)
 
-    def _post(self, path: str, **extra: Any) -> Any:
-        return self._http.post(path, {"dataset_name": self.dataset_name, **extra})
+    def _post(self, route: Route, **extra: Any) -> Any:
+        assert route.body is not None
+        return self._http.call(route, wire_body(route.body, dataset_name=self.dataset_name,
+                                                **extra))
 
     def _metadata(self) -> m.DatasetMetadata:
-        return m.DatasetMetadata.model_validate(self._post("/get_dataset_metadata"))
+        return m.DatasetMetadata.model_validate(self._post(r.DATASET_METADATA))
 
     def get_dataset_metadata(self) -> dict[str, Any]:
         """The dataset's public metadata (columns, types, bounds, categories)."""
@@ -75,23 +80,23 @@ class Client:
 
     def get_dummy_dataset(self, nb_rows: int = 100, seed: int = 42) -> pd.DataFrame:
         """Random rows shaped like the dataset, made from its metadata only."""
-        raw = self._post("/get_dummy_dataset", dummy_nb_rows=nb_rows, dummy_seed=seed)
+        raw = self._post(r.DUMMY_DATASET, dummy_nb_rows=nb_rows, dummy_seed=seed)
         response = m.DummyDatasetResponse.model_validate(raw)
         return frame_from_tight(response.dummy_df, response.dtypes)
 
     def get_initial_budget(self) -> dict[str, float]:
         return m.InitialBudgetResponse.model_validate(
-            self._post("/get_initial_budget")).model_dump()
+            self._post(r.INITIAL_BUDGET)).model_dump()
 
     def get_total_spent_budget(self) -> dict[str, float]:
         return m.SpentBudgetResponse.model_validate(
-            self._post("/get_total_spent_budget")).model_dump()
+            self._post(r.SPENT_BUDGET)).model_dump()
 
     def get_remaining_budget(self) -> dict[str, float]:
         return m.RemainingBudgetResponse.model_validate(
-            self._post("/get_remaining_budget")).model_dump()
+            self._post(r.REMAINING_BUDGET)).model_dump()
 
     def get_previous_queries(self) -> list[dict[str, Any]]:
         """Your finished queries on this dataset, oldest first."""
-        raw = m.PreviousQueriesResponse.model_validate(self._post("/get_previous_queries"))
+        raw = m.PreviousQueriesResponse.model_validate(self._post(r.PREVIOUS_QUERIES))
         return [q.model_dump() for q in raw.previous_queries]

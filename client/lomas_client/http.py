@@ -6,10 +6,14 @@ import uuid
 from typing import Any
 
 import requests
+from pydantic import BaseModel, ValidationError
+from pydantic_core import to_jsonable_python
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
+from lomas_client import models as m
 from lomas_client.errors import BY_TYPE, LomasClientError
+from lomas_client.routes import ENGINES, Route
 
 DEFAULT_TIMEOUT = (5.0, 120.0)
 """(connect, read) seconds; a query on a large table can take a while."""
@@ -38,13 +42,25 @@ def raise_for_error(response: requests.Response) -> None:
     if response.status_code < 400:
         return
     try:
-        body = response.json()
-        error_type, message = body["type"], body["message"]
-    except (ValueError, KeyError, TypeError):
+        error = m.ErrorResponse.model_validate(response.json())
+    except (ValueError, ValidationError):
         raise LomasClientError(
             f"HTTP {response.status_code}: {response.text[:200]}", response.status_code
         ) from None
-    raise BY_TYPE.get(error_type, LomasClientError)(message, response.status_code)
+    raise BY_TYPE.get(error.type, LomasClientError)(error.message, response.status_code)
+
+
+def wire_body(model: type[BaseModel], **fields: Any) -> dict[str, Any]:
+    """A request body shaped by its wire model: its field names (another name is a
+    TypeError here, not a request) and defaults. The server validates the values: a
+    bad value is its 400 InvalidQuery, the same whichever client sent it."""
+    if unknown := set(fields) - set(model.model_fields):
+        raise TypeError(f"{model.__name__} has no field {', '.join(sorted(unknown))}")
+    body = {name: fields[name] if name in fields else info.get_default(
+                call_default_factory=True)
+            for name, info in model.model_fields.items()
+            if name in fields or not info.is_required()}
+    return to_jsonable_python(body)
 
 
 class Transport:
@@ -67,14 +83,19 @@ class Transport:
         raise_for_error(response)
         return response.json() if response.content else None
 
-    def post(self, path: str, body: dict[str, Any], idempotent: bool = False) -> Any:
-        headers = {"Idempotency-Key": str(uuid.uuid4())} if idempotent else None
-        return self.request("POST", path, json=body, headers=headers)
+    def call(self, route: Route, body: dict[str, Any] | None = None, *,
+             params: dict[str, str] | None = None, data: bytes | None = None,
+             headers: dict[str, str] | None = None, **path: str) -> Any:
+        """One route of the route table; path parameters by name."""
+        return self.request(route.method, route.url(**path), json=body, data=data,
+                            headers=headers, params=params)
 
-    def query(self, engine: str, body: dict[str, Any], dummy: bool, nb_rows: int,
+    def query(self, engine: str, fields: dict[str, Any], dummy: bool, nb_rows: int,
               seed: int) -> Any:
         """/<engine>_query with a fresh Idempotency-Key, or /dummy_<engine>_query."""
+        routes = ENGINES[engine]
         if dummy:
-            return self.post(f"/dummy_{engine}_query",
-                             body | {"dummy_nb_rows": nb_rows, "dummy_seed": seed})
-        return self.post(f"/{engine}_query", body, idempotent=True)
+            return self.call(routes.dummy, wire_body(routes.dummy.body, **fields,  # type: ignore[arg-type]
+                                                     dummy_nb_rows=nb_rows, dummy_seed=seed))
+        return self.call(routes.query, wire_body(routes.query.body, **fields),  # type: ignore[arg-type]
+                         headers={"Idempotency-Key": str(uuid.uuid4())})

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from lomas_client import models as m
-from lomas_client.http import Transport
+from lomas_client.http import Transport, wire_body
+from lomas_client.routes import ENGINES
 
 CSV_SEPARATOR = ","
 
@@ -49,19 +50,20 @@ class OpenDPClient:
 
         return dp.serialize(pipeline)
 
-    def _body(self, pipeline: Any, fixed_delta: float | None) -> dict[str, Any]:
+    def _fields(self, pipeline: Any, fixed_delta: float | None) -> dict[str, Any]:
         return {"dataset_name": self._dataset, "opendp_json": self.serialize(pipeline),
                 "fixed_delta": fixed_delta}
 
     def cost(self, pipeline: Any, fixed_delta: float | None = None) -> m.CostResponse:
         """What OpenDP maps the pipeline to, at the dataset's contribution bound."""
-        raw = self._http.post("/estimate_opendp_cost", self._body(pipeline, fixed_delta))
+        body = wire_body(m.OpenDPCostRequest, **self._fields(pipeline, fixed_delta))
+        raw = self._http.call(ENGINES["opendp"].cost, body)
         return m.CostResponse.model_validate(raw)
 
     def query(self, pipeline: Any, fixed_delta: float | None = None, dummy: bool = False,
               nb_rows: int = 100, seed: int = 42) -> Any:
         """Run the pipeline (dummy=True: on dummy data, free); returns its released value."""
-        raw = self._http.query("opendp", self._body(pipeline, fixed_delta), dummy, nb_rows, seed)
+        raw = self._http.query("opendp", self._fields(pipeline, fixed_delta), dummy, nb_rows, seed)
         result = m.QueryResponse.model_validate(raw).result
         assert isinstance(result, m.OpenDPResult)
         if result.df is not None:

@@ -8,8 +8,11 @@ from typing import Annotated, Any
 
 import typer
 import yaml
+from lomas_client import models as m
+from lomas_client import routes as r
 from lomas_client.errors import LomasClientError
-from lomas_client.http import Transport
+from lomas_client.http import Transport, wire_body
+from lomas_client.routes import Route
 from rich.console import Console
 from rich.table import Table
 
@@ -34,9 +37,10 @@ def main_options(url: Url = "http://127.0.0.1:8000", token: Token = "") -> None:
     State["http"] = Transport(url, token)
 
 
-def call(method: str, path: str, **kwargs: Any) -> Any:
+def call(route: Route, body: dict[str, Any] | None = None, **kwargs: Any) -> Any:
+    """One admin route; path parameters and request options by name."""
     try:
-        return State["http"].request(method, path, **kwargs)
+        return State["http"].call(route, body, **kwargs)
     except LomasClientError as exc:
         err.print(f"[red]error[/red] {type(exc).__name__}: {exc.message}")
         raise typer.Exit(1) from None
@@ -60,37 +64,37 @@ def show(body: Any) -> None:
 @users.command("add")
 def users_add(name: str, admin: bool = False, may_query: bool = True) -> None:
     """Create a user and print their token (shown once)."""
-    show(call("POST", "/admin/users",
-              json={"user_name": name, "is_admin": admin, "may_query": may_query}))
+    show(call(r.CREATE_USER, wire_body(m.CreateUserRequest, user_name=name, is_admin=admin,
+                                     may_query=may_query)))
 
 
 @users.command("list")
 def users_list() -> None:
-    table(call("GET", "/admin/users")["users"], ["user_name", "is_admin", "may_query"])
+    table(call(r.LIST_USERS)["users"], ["user_name", "is_admin", "may_query"])
 
 
 @users.command("show")
 def users_show(name: str) -> None:
-    show(call("GET", f"/admin/users/{name}"))
+    show(call(r.GET_USER, user_name=name))
 
 
 @users.command("delete")
 def users_delete(name: str) -> None:
     """Delete a user and their grants (their archives stay)."""
-    call("DELETE", f"/admin/users/{name}")
+    call(r.DELETE_USER, user_name=name)
     out.print(f"deleted user {name}")
 
 
 @users.command("set")
 def users_set(name: str, may_query: Annotated[bool, typer.Option(...)]) -> None:
     """Allow (--may-query) or stop (--no-may-query) a user's queries."""
-    show(call("PATCH", f"/admin/users/{name}", json={"may_query": may_query}))
+    show(call(r.PATCH_USER, wire_body(m.PatchUserRequest, may_query=may_query), user_name=name))
 
 
 @users.command("rotate-token")
 def users_rotate(name: str) -> None:
     """Issue a new token; the old one stops working."""
-    show(call("POST", f"/admin/users/{name}/token"))
+    show(call(r.ROTATE_TOKEN, user_name=name))
 
 
 # --------------------------------------------------------------- datasets
@@ -99,14 +103,11 @@ def access(source: str, fmt: str | None, endpoint_url: str | None, region: str |
     """A dataset_access object from s3://bucket/key, http(s)://..., or a local path."""
     if source.startswith("s3://"):
         bucket, _, key = source[5:].partition("/")
-        found: dict[str, Any] = {"type": "s3", "bucket": bucket, "key": key,
-                                 "endpoint_url": endpoint_url, "region": region,
-                                 "credentials_name": credentials_name}
-    elif source.startswith(("http://", "https://")):
-        found = {"type": "http", "url": source, "headers_name": headers_name}
-    else:
-        found = {"type": "local", "path": source}
-    return {k: v for k, v in (found | {"format": fmt}).items() if v is not None}
+        return wire_body(m.S3Access, bucket=bucket, key=key, endpoint_url=endpoint_url,
+                         region=region, credentials_name=credentials_name, format=fmt)
+    if source.startswith(("http://", "https://")):
+        return wire_body(m.HttpAccess, url=source, headers_name=headers_name, format=fmt)
+    return wire_body(m.LocalAccess, path=source, format=fmt)
 
 
 Opt = Annotated[str | None, typer.Option()]
@@ -132,19 +133,17 @@ def datasets_add(
 ) -> None:
     """Register a dataset (local, S3 or HTTP; CSV or Parquet) with its metadata."""
     where = (endpoint_url, region, credentials_name, headers_name)
-    body: dict[str, Any] = {"dataset_name": name,
-                            "dataset_access": access(source, format, *where)}
-    if metadata is not None:
-        body["metadata"] = yaml.safe_load(metadata.read_text())
-    if metadata_source is not None:
-        body["metadata_access"] = access(metadata_source, None, *where)
-    show(call("POST", "/admin/datasets", json=body))
+    body = wire_body(
+        m.CreateDatasetRequest, dataset_name=name, dataset_access=access(source, format, *where),
+        metadata=yaml.safe_load(metadata.read_text()) if metadata is not None else None,
+        metadata_access=access(metadata_source, None, *where) if metadata_source else None)
+    show(call(r.CREATE_DATASET, body))
 
 
 @datasets.command("check")
 def datasets_check(name: str) -> None:
     """Load the dataset once and compare it with its metadata (counts, never values)."""
-    report = call("POST", f"/admin/datasets/{name}/check")
+    report = call(r.CHECK_DATASET, dataset_name=name)
     out.print(f"{report['dataset_name']}: {report['rows']} rows, "
               f"{len(report['columns'])} columns")
     if report.get("privacy"):
@@ -159,18 +158,18 @@ def datasets_check(name: str) -> None:
 
 @datasets.command("list")
 def datasets_list() -> None:
-    table([{"dataset_name": d} for d in call("GET", "/admin/datasets")["datasets"]],
+    table([{"dataset_name": d} for d in call(r.LIST_DATASETS)["datasets"]],
           ["dataset_name"])
 
 
 @datasets.command("show")
 def datasets_show(name: str) -> None:
-    show(call("GET", f"/admin/datasets/{name}"))
+    show(call(r.GET_DATASET, dataset_name=name))
 
 
 @datasets.command("delete")
 def datasets_delete(name: str) -> None:
-    call("DELETE", f"/admin/datasets/{name}")
+    call(r.DELETE_DATASET, dataset_name=name)
     out.print(f"deleted dataset {name}")
 
 
@@ -180,28 +179,28 @@ def grants_set(user: str, dataset: str,
                epsilon: Annotated[float, typer.Option(help="Initial epsilon.")],
                delta: Annotated[float, typer.Option(help="Initial delta.")]) -> None:
     """Create or change a grant (never below what is already spent)."""
-    show(call("PUT", f"/admin/grants/{user}/{dataset}",
-              json={"initial_epsilon": epsilon, "initial_delta": delta}))
+    show(call(r.PUT_GRANT, wire_body(m.GrantRequest, initial_epsilon=epsilon, initial_delta=delta),
+              user_name=user, dataset_name=dataset))
 
 
 @grants.command("list")
 def grants_list(user: Annotated[str | None, typer.Option(help="Only this user's.")] = None
                 ) -> None:
     """Grants with their initial, spent and remaining budgets."""
-    rows = call("GET", "/admin/grants", params={"user_name": user} if user else None)["grants"]
+    rows = call(r.LIST_GRANTS, params={"user_name": user} if user else None)["grants"]
     table(rows, ["user_name", "dataset_name", "initial_epsilon", "total_spent_epsilon",
                  "remaining_epsilon", "initial_delta", "total_spent_delta", "remaining_delta"])
 
 
 @grants.command("show")
 def grants_show(user: str, dataset: str) -> None:
-    show(call("GET", f"/admin/grants/{user}/{dataset}"))
+    show(call(r.GET_GRANT, user_name=user, dataset_name=dataset))
 
 
 @grants.command("delete")
 def grants_delete(user: str, dataset: str) -> None:
     """Revoke a grant."""
-    call("DELETE", f"/admin/grants/{user}/{dataset}")
+    call(r.DELETE_GRANT, user_name=user, dataset_name=dataset)
     out.print(f"revoked {user} on {dataset}")
 
 
@@ -210,7 +209,7 @@ def grants_delete(user: str, dataset: str) -> None:
 def archives(user: str | None = None, dataset: str | None = None) -> None:
     """Executed queries, optionally of one user and/or dataset."""
     params = {k: v for k, v in {"user_name": user, "dataset_name": dataset}.items() if v}
-    rows = call("GET", "/admin/archives", params=params)["archives"]
+    rows = call(r.LIST_ARCHIVES, params=params)["archives"]
     table(rows, ["timestamp", "user_name", "dataset_name", "engine", "epsilon", "delta",
                  "status"])
 
@@ -218,7 +217,7 @@ def archives(user: str | None = None, dataset: str | None = None) -> None:
 @app.command("import")
 def import_file(file: Path) -> None:
     """Create the users, datasets and grants of one YAML document."""
-    show(call("POST", "/admin/import", data=file.read_bytes(),
+    show(call(r.IMPORT, data=file.read_bytes(),
               headers={"Content-Type": "application/x-yaml"}))
 
 

@@ -19,6 +19,7 @@ from lomas.domain import User
 from lomas.errors import InvalidQuery, LomasError, PayloadTooLarge
 from lomas.services.access import authenticate, require_admin
 from lomas.services.context import Context
+from lomas_client.routes import JSON, Route
 from pydantic import BaseModel, ValidationError
 
 from functions.common.errors import error_response, internal_error, json_response
@@ -128,3 +129,24 @@ def public(fn: Callable[[], Any]) -> Callable[[], Response]:
             return internal_error(request_id)
 
     return view
+
+
+def expose(bp: Blueprint, deps: Callable[[], Context],
+           route: Route) -> Callable[[Callable[..., Any]], Callable[..., Response]]:
+    """Register a view for one route of the route table, with the request pipeline."""
+
+    def decorate(fn: Callable[..., Any]) -> Callable[..., Response]:
+        if route.access == "public":
+            view = public(fn)
+        else:
+            body = route.body if route.parse_json else None
+            view = endpoint(bp, deps, body, admin=route.access == "admin",
+                            status=route.status)(fn)
+        view.__name__ = view.__qualname__ = route.name
+        options: dict[str, Any] = {"methods": [route.method]}
+        if route.content_types != (JSON,):
+            options["content_types"] = list(route.content_types)
+        bp.route(route.path, **options)(view)
+        return view
+
+    return decorate

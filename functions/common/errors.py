@@ -6,6 +6,7 @@ import logging
 
 from chalice import Response
 from lomas import errors as e
+from lomas_client.models import ErrorResponse
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +41,8 @@ def json_response(body: object, status: int, request_id: str) -> Response:
 
 def error_response(error: e.LomasError, request_id: str) -> Response:
     """The body every error has: {"type", "message"}, safe to show."""
-    response = json_response({"type": error.type, "message": error.message},
-                             status_of(error), request_id)
+    body = ErrorResponse(type=error.type, message=error.message).model_dump()
+    response = json_response(body, status_of(error), request_id)
     if isinstance(error, e.RateLimited):
         response.headers["Retry-After"] = str(error.retry_after)
     return response

@@ -9,7 +9,6 @@ in front of the two functions routes them.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from chalice import Chalice
 from chalice.config import Config
 from chalice.local import LocalGateway, LocalGatewayException
 from lomas.services.context import Context
+from lomas_client.models import ErrorResponse
 
 from functions.common.apps import load_app
 from functions.common.request_ids import new_request_id, set_request_id
@@ -25,7 +25,7 @@ from functions.common.request_ids import new_request_id, set_request_id
 log = logging.getLogger(__name__)
 
 ADMIN_PREFIX = "/admin"
-NO_ROUTE = json.dumps({"type": "NotFound", "message": "No such route."}).encode()
+NO_ROUTE = ErrorResponse(type="NotFound", message="No such route.").model_dump_json().encode()
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from urllib.parse import urlencode
 
 from lomas.config import Settings
 from lomas.errors import StoreUnavailable
+from lomas_client.models import ErrorResponse
 
 from functions.common.gateway import Gateway, Reply, build_gateway
 from functions.common.logs import configure_logging
@@ -26,7 +27,8 @@ log = logging.getLogger("lomas.lambda")
 
 Event = Mapping[str, Any]
 Handler = Callable[[Event, Any], dict[str, Any]]
-BAD_EVENT = b'{"type": "InvalidQuery", "message": "The request could not be read."}'
+BAD_EVENT = ErrorResponse(type="InvalidQuery",
+                          message="The request could not be read.").model_dump_json().encode()
 
 
 def is_v2(event: Event) -> bool:

@@ -31,10 +31,9 @@ class Prepared:
 
 @dataclass(frozen=True)
 class Engine:
+    """A DP engine; its routes and request models are in lomas_client.routes.ENGINES."""
+
     name: str
-    cost_request: type[m.DatasetRequest]
-    query_request: type[m.DatasetRequest]
-    dummy_request: type[m.DatasetRequest]
     prepare: Callable[[Dataset, Any], Prepared]
     """Validate the request and compute its cost. Raises InvalidQuery."""
 
@@ -64,8 +63,6 @@ def _prepare_opendp(dataset: Dataset, req: m.OpenDPCostRequest) -> Prepared:
     )
 
 
-SMARTNOISE_SQL = Engine(smartnoise_sql.ENGINE, m.SmartnoiseSqlCostRequest,
-                        m.SmartnoiseSqlRequest, m.SmartnoiseSqlDummyRequest, _prepare_sql)
-OPENDP = Engine(opendp.ENGINE, m.OpenDPCostRequest, m.OpenDPRequest, m.OpenDPDummyRequest,
-                _prepare_opendp)
+SMARTNOISE_SQL = Engine(smartnoise_sql.ENGINE, _prepare_sql)
+OPENDP = Engine(opendp.ENGINE, _prepare_opendp)
 ENGINES = (SMARTNOISE_SQL, OPENDP)

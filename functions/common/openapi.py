@@ -1,0 +1,130 @@
+"""The OpenAPI 3.1 document, generated from the route table and the wire models.
+
+Served at GET /openapi.json and kept in docs/openapi.json (`make openapi` writes it;
+a test fails when the two differ). Nothing here is written by hand per route.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from typing import Any
+
+from lomas_client import models as m
+from lomas_client import routes as r
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from functions.common.errors import STATUS
+
+REF = "#/components/schemas/{model}"
+REASONS = {
+    400: "Invalid request: bad JSON, fields, SQL or pipeline; nothing is charged.",
+    401: "Missing or unknown token.",
+    403: "No grant on the dataset (or unknown dataset), user disabled, not an admin, "
+         "or the remaining budget does not cover the cost.",
+    404: "Unknown user, dataset or grant.",
+    409: "Name taken, grant below spent, or Idempotency-Key reused or still running.",
+    413: "Request body over the server's limit.",
+    415: "Unsupported Content-Type.",
+    422: "The DP library failed on the private data after the charge.",
+    429: "Too many queries: nothing was run or charged; retry after Retry-After seconds.",
+    500: "Unexpected error; the message carries the request id.",
+    503: "The state store or the dataset's source is unavailable; a query is refunded.",
+}
+AUTHENTICATED = (400, 401, 403, 413, 500, 503)
+
+
+def _models() -> list[type[BaseModel]]:
+    seen: dict[str, type[BaseModel]] = {"ErrorResponse": m.ErrorResponse}
+    for route in (*r.QUERY_APP, *r.ADMIN_APP):
+        for model in (route.body, route.answer):
+            if model is not None:
+                seen[model.__name__] = model
+    return list(seen.values())
+
+
+def _error_types(status: int) -> list[str]:
+    return sorted(cls.__name__ for cls, code in STATUS.items() if code == status)
+
+
+def _statuses(route: r.Route) -> list[int]:
+    if route.access == "public":
+        return [503] if route.answer is not None else []
+    codes = set(AUTHENTICATED) | set(route.errors)
+    if route.body is not None:
+        codes.add(415)
+    return sorted(codes)
+
+
+def _operation(route: r.Route, refs: dict[tuple[type[BaseModel], str], Any]) -> dict[str, Any]:
+    op: dict[str, Any] = {"operationId": route.name, "summary": route.summary,
+                          "tags": ["admin" if route.access == "admin" else "researcher"]}
+    params = [{"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
+              for p in route.path_params]
+    params += [{"name": q, "in": "query", "required": False, "schema": {"type": "string"}}
+               for q in route.query]
+    if route.name.endswith("_query") and not route.name.startswith("dummy_"):
+        params.append({"name": "Idempotency-Key", "in": "header", "required": False,
+                       "description": "Retries with the same key are charged once.",
+                       "schema": {"type": "string", "minLength": 1, "maxLength": 200}})
+    if params:
+        op["parameters"] = params
+    if route.body is not None:
+        schema = refs[(route.body, "validation")]
+        op["requestBody"] = {"required": True, "content": {
+            t: {"schema": schema} for t in route.content_types}}
+    if route.access == "public":
+        op["security"] = []
+    answer: dict[str, Any] = {"description": "OK"}
+    if route.status != 204:
+        schema = refs[(route.answer, "serialization")] if route.answer else {"type": "object"}
+        answer["content"] = {"application/json": {"schema": schema}}
+    responses = {str(route.status): answer}
+    error = refs[(m.ErrorResponse, "serialization")]
+    for status in _statuses(route):
+        body: dict[str, Any] = {
+            "description": f"{REASONS[status]} Types: {', '.join(_error_types(status))}.",
+            "content": {"application/json": {"schema": error}}}
+        if status == 429:
+            body["headers"] = {"Retry-After": {"required": True, "description": "Seconds.",
+                                               "schema": {"type": "integer", "minimum": 1}}}
+        responses[str(status)] = body
+    op["responses"] = responses
+    return op
+
+
+@functools.cache
+def _document() -> str:
+    models = _models()
+    inputs = [(model, "validation") for model in models]
+    outputs = [(model, "serialization") for model in models]
+    refs, schemas = models_json_schema([*inputs, *outputs], ref_template=REF)
+    paths: dict[str, dict[str, Any]] = {}
+    for route in (*r.QUERY_APP, *r.ADMIN_APP):
+        paths.setdefault(route.path, {})[route.method.lower()] = _operation(route, refs)
+    document = {
+        "openapi": "3.1.0",
+        "info": {"title": "Lomas", "version": "0.1.0",
+                 "description": "Remote differentially-private analysis of data you never see."},
+        "security": [{"bearer": []}],
+        "paths": dict(sorted(paths.items())),
+        "components": {"schemas": schemas.get("$defs", {}),
+                       "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+    }
+    return json.dumps(document, indent=2, sort_keys=True) + "\n"
+
+
+def openapi_document() -> dict[str, Any]:
+    """The document, as served."""
+    return json.loads(_document())  # type: ignore[no-any-return]
+
+
+def main() -> None:
+    """`python -m functions.common.openapi > docs/openapi.json`"""
+    sys.stdout.write(_document())
+
+
+if __name__ == "__main__":
+    main()
