@@ -29,7 +29,6 @@ from lomas.errors import ExternalLibraryError, InvalidQuery
 
 log = logging.getLogger(__name__)
 
-ENGINE = "opendp"
 dp.enable_features("contrib")
 
 

@@ -21,7 +21,6 @@ from lomas.errors import ExternalLibraryError, InvalidQuery
 
 log = logging.getLogger(__name__)
 
-ENGINE = "smartnoise_sql"
 UNNAMED = "???"  # what snsql calls an unaliased aggregate
 _LIBRARY_ERRORS = (ValueError, TypeError, AttributeError, KeyError, IndexError,
                    NotImplementedError, AssertionError, ZeroDivisionError)

@@ -9,15 +9,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from lomas_client import models as m
 
 from lomas.domain import Dataset, PrivacyCost
-from lomas.dp import opendp, smartnoise_sql
-from lomas.dp.frames import to_tight
 from lomas.dp.tables import CachedData, SqlTable, TableCache
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+# The DP libraries (snsql, OpenDP with polars and scikit-learn: seconds of imports) load
+# with the first query that needs them, not with the function: /health, metadata,
+# budgets and dummy data start without them.
 
 Result = m.SmartnoiseSqlResult | m.OpenDPResult
 
@@ -39,6 +43,9 @@ class Engine:
 
 
 def _prepare_sql(dataset: Dataset, req: m.SmartnoiseSqlCostRequest) -> Prepared:
+    from lomas.dp import smartnoise_sql
+    from lomas.dp.frames import to_tight
+
     cost = smartnoise_sql.estimate_cost(dataset.name, dataset.metadata, req)
 
     def on(table: SqlTable) -> m.SmartnoiseSqlResult:
@@ -54,6 +61,8 @@ def _prepare_sql(dataset: Dataset, req: m.SmartnoiseSqlCostRequest) -> Prepared:
 
 
 def _prepare_opendp(dataset: Dataset, req: m.OpenDPCostRequest) -> Prepared:
+    from lomas.dp import opendp
+
     pipeline = opendp.build(dataset.metadata, req.opendp_json)
     cost = opendp.cost(pipeline.measurement, dataset.metadata, req.fixed_delta)
     return Prepared(
@@ -63,6 +72,6 @@ def _prepare_opendp(dataset: Dataset, req: m.OpenDPCostRequest) -> Prepared:
     )
 
 
-SMARTNOISE_SQL = Engine(smartnoise_sql.ENGINE, _prepare_sql)
-OPENDP = Engine(opendp.ENGINE, _prepare_opendp)
+SMARTNOISE_SQL = Engine("smartnoise_sql", _prepare_sql)
+OPENDP = Engine("opendp", _prepare_opendp)
 ENGINES = (SMARTNOISE_SQL, OPENDP)

@@ -14,7 +14,6 @@ from lomas_client import models as m
 
 from lomas import errors
 from lomas.domain import ArchiveRecord, Dataset, PrivacyCost, User
-from lomas.dp.dummy import dummy_frame
 from lomas.dp.tables import CachedData
 from lomas.errors import BudgetExhausted, Conflict, LomasError
 from lomas.services.access import dataset_for
@@ -129,6 +128,8 @@ def estimate_cost(ctx: Context, user: User, engine: Engine, req: Any) -> m.CostR
 def preflight(engine: Engine, dataset: Dataset, request: dict[str, Any],
               prepared: Prepared) -> None:
     """Run a new query shape on dummy data first. Raises InvalidQuery if it fails there."""
+    from lomas.dp.dummy import dummy_frame
+
     key = PREFLIGHT.key(fingerprint(engine.name, request), dataset.metadata.model_dump_json())
     PREFLIGHT.check(key, lambda: prepared.run_dummy(
         dummy_frame(dataset.metadata, DUMMY_ROWS, DUMMY_SEED)))
@@ -160,5 +161,7 @@ def run_dummy_query(ctx: Context, user: User, engine: Engine, req: Any) -> dict[
     admit(ctx, user)
     check_dummy_rows(ctx, req.dummy_nb_rows)
     prepared = engine.prepare(dataset, req)
+    from lomas.dp.dummy import dummy_frame
+
     frame = dummy_frame(dataset.metadata, req.dummy_nb_rows, req.dummy_seed)
     return _response(user, prepared.cost, prepared.run_dummy(frame))

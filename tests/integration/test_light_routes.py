@@ -1,0 +1,44 @@
+"""Light routes start light: /health, metadata, budgets, past queries and dummy data load
+neither snsql, OpenDP, polars nor scikit-learn (they load with the first query)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from tests.infra.conftest import ROOT
+
+SCRIPT = r'''
+import json, sys, tempfile
+from pathlib import Path
+from lomas.domain import PrivacyCost
+from lomas.testing.fakes import InMemoryStore
+from tests.conftest import make_world
+from functions.common.gateway import build_gateway
+
+world = make_world(InMemoryStore(), Path(tempfile.mkdtemp()), PrivacyCost(1.0, 1e-5))
+gateway = build_gateway(world.ctx, "query", "admin")
+auth = {"authorization": "Bearer " + world.token, "content-type": "application/json"}
+body = json.dumps({"dataset_name": "income"}).encode()
+statuses = [gateway.handle("GET", "/health", {}, b"").status]
+for path in ("/get_dataset_metadata", "/get_initial_budget", "/get_remaining_budget",
+             "/get_total_spent_budget", "/get_previous_queries", "/get_dummy_dataset"):
+    statuses.append(gateway.handle("POST", path, auth, body).status)
+heavy = [m for m in ("snsql", "opendp", "polars", "sklearn", "sqlalchemy") if m in sys.modules]
+before = heavy[:]
+sql = json.dumps({"dataset_name": "income", "query_str": "SELECT COUNT(*) AS n FROM income",
+                  "epsilon": 1.0, "delta": 1e-5}).encode()
+statuses.append(gateway.handle("POST", "/estimate_smartnoise_sql_cost", auth, sql).status)
+print(json.dumps({"statuses": statuses, "heavy": before, "after": "snsql" in sys.modules}))
+'''
+
+
+def test_light_routes_do_not_load_the_dp_libraries() -> None:
+    run = subprocess.run([sys.executable, "-c", SCRIPT], cwd=ROOT, capture_output=True,
+                         text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    outcome = json.loads(run.stdout.strip().splitlines()[-1])
+    assert outcome["statuses"] == [200] * 8
+    assert outcome["heavy"] == []
+    assert outcome["after"] is True  # the first SQL route loads snsql
