@@ -70,3 +70,14 @@ BY_TYPE: dict[str, type[LomasClientError]] = {
     "DatasetUnavailable": ServiceUnavailableError,
     "InternalServer": InternalServerError,
 }
+
+BY_STATUS: dict[int, type[LomasClientError]] = {
+    # When a proxy in front of Lomas answers itself (API Gateway's own 413 or 429, an
+    # ingress's 502/503/504), its body is not Lomas's {type, message}: go by the status.
+    413: PayloadTooLargeError,
+    429: RateLimitedError,
+    500: InternalServerError,
+    502: ServiceUnavailableError,
+    503: ServiceUnavailableError,
+    504: ServiceUnavailableError,
+}

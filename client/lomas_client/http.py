@@ -12,7 +12,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from lomas_client import models as m
-from lomas_client.errors import BY_TYPE, LomasClientError
+from lomas_client.errors import BY_STATUS, BY_TYPE, LomasClientError
 from lomas_client.routes import ENGINES, Route
 
 DEFAULT_TIMEOUT = (5.0, 120.0)
@@ -44,9 +44,9 @@ def raise_for_error(response: requests.Response) -> None:
     try:
         error = m.ErrorResponse.model_validate(response.json())
     except (ValueError, ValidationError):
-        raise LomasClientError(
-            f"HTTP {response.status_code}: {response.text[:200]}", response.status_code
-        ) from None
+        error_class = BY_STATUS.get(response.status_code, LomasClientError)
+        raise error_class(f"HTTP {response.status_code}: {response.text[:200]}",
+                          response.status_code) from None
     raise BY_TYPE.get(error.type, LomasClientError)(error.message, response.status_code)
 
 
