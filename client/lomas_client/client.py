@@ -9,7 +9,7 @@ import requests
 
 from lomas_client import models as m
 from lomas_client import routes as r
-from lomas_client.http import DEFAULT_TIMEOUT, Transport, wire_body
+from lomas_client.http import DEFAULT_TIMEOUT, Transport, route_body
 from lomas_client.opendp import OpenDPClient
 from lomas_client.routes import ENGINES, Route
 
@@ -37,8 +37,7 @@ class SmartnoiseSqlClient:
              mechanisms: dict[str, str] | None = None) -> m.CostResponse:
         """What the query would be charged (nothing is spent)."""
         route = ENGINES["smartnoise_sql"].cost
-        body = wire_body(m.SmartnoiseSqlCostRequest,
-                         **self._fields(query, epsilon, delta, mechanisms))
+        body = route_body(route, **self._fields(query, epsilon, delta, mechanisms))
         return m.CostResponse.model_validate(self._http.call(route, body))
 
     def query(self, query: str, epsilon: float, delta: float,
@@ -67,9 +66,7 @@ class Client:
         self.opendp = OpenDPClient(self._http, dataset_name, self._metadata)
 
     def _post(self, route: Route, **extra: Any) -> Any:
-        assert route.body is not None
-        return self._http.call(route, wire_body(route.body, dataset_name=self.dataset_name,
-                                                **extra))
+        return self._http.call(route, route_body(route, dataset_name=self.dataset_name, **extra))
 
     def _metadata(self) -> m.DatasetMetadata:
         return m.DatasetMetadata.model_validate(self._post(r.DATASET_METADATA))

@@ -63,6 +63,13 @@ def wire_body(model: type[BaseModel], **fields: Any) -> dict[str, Any]:
     return to_jsonable_python(body)
 
 
+def route_body(route: Route, **fields: Any) -> dict[str, Any]:
+    """The body of a route of the route table, shaped by its own wire model."""
+    if route.body is None:
+        raise TypeError(f"{route.name} takes no body")
+    return wire_body(route.body, **fields)
+
+
 class Transport:
     """Sends JSON to a Lomas server with one token."""
 
@@ -95,7 +102,7 @@ class Transport:
         """/<engine>_query with a fresh Idempotency-Key, or /dummy_<engine>_query."""
         routes = ENGINES[engine]
         if dummy:
-            return self.call(routes.dummy, wire_body(routes.dummy.body, **fields,  # type: ignore[arg-type]
-                                                     dummy_nb_rows=nb_rows, dummy_seed=seed))
-        return self.call(routes.query, wire_body(routes.query.body, **fields),  # type: ignore[arg-type]
+            return self.call(routes.dummy, route_body(routes.dummy, **fields,
+                                                      dummy_nb_rows=nb_rows, dummy_seed=seed))
+        return self.call(routes.query, route_body(routes.query, **fields),
                          headers={"Idempotency-Key": str(uuid.uuid4())})

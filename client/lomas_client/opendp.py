@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from lomas_client import models as m
-from lomas_client.http import Transport, wire_body
+from lomas_client.http import Transport, route_body
 from lomas_client.routes import ENGINES
 
 CSV_SEPARATOR = ","
@@ -56,8 +56,8 @@ class OpenDPClient:
 
     def cost(self, pipeline: Any, fixed_delta: float | None = None) -> m.CostResponse:
         """What OpenDP maps the pipeline to, at the dataset's contribution bound."""
-        body = wire_body(m.OpenDPCostRequest, **self._fields(pipeline, fixed_delta))
-        raw = self._http.call(ENGINES["opendp"].cost, body)
+        route = ENGINES["opendp"].cost
+        raw = self._http.call(route, route_body(route, **self._fields(pipeline, fixed_delta)))
         return m.CostResponse.model_validate(raw)
 
     def query(self, pipeline: Any, fixed_delta: float | None = None, dummy: bool = False,

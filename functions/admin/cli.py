@@ -11,7 +11,7 @@ import yaml
 from lomas_client import models as m
 from lomas_client import routes as r
 from lomas_client.errors import LomasClientError
-from lomas_client.http import Transport, wire_body
+from lomas_client.http import Transport, route_body, wire_body
 from lomas_client.routes import Route
 from rich.console import Console
 from rich.table import Table
@@ -64,8 +64,8 @@ def show(body: Any) -> None:
 @users.command("add")
 def users_add(name: str, admin: bool = False, may_query: bool = True) -> None:
     """Create a user and print their token (shown once)."""
-    show(call(r.CREATE_USER, wire_body(m.CreateUserRequest, user_name=name, is_admin=admin,
-                                     may_query=may_query)))
+    show(call(r.CREATE_USER, route_body(r.CREATE_USER, user_name=name, is_admin=admin,
+                                      may_query=may_query)))
 
 
 @users.command("list")
@@ -88,7 +88,7 @@ def users_delete(name: str) -> None:
 @users.command("set")
 def users_set(name: str, may_query: Annotated[bool, typer.Option(...)]) -> None:
     """Allow (--may-query) or stop (--no-may-query) a user's queries."""
-    show(call(r.PATCH_USER, wire_body(m.PatchUserRequest, may_query=may_query), user_name=name))
+    show(call(r.PATCH_USER, route_body(r.PATCH_USER, may_query=may_query), user_name=name))
 
 
 @users.command("rotate-token")
@@ -133,8 +133,8 @@ def datasets_add(
 ) -> None:
     """Register a dataset (local, S3 or HTTP; CSV or Parquet) with its metadata."""
     where = (endpoint_url, region, credentials_name, headers_name)
-    body = wire_body(
-        m.CreateDatasetRequest, dataset_name=name, dataset_access=access(source, format, *where),
+    body = route_body(
+        r.CREATE_DATASET, dataset_name=name, dataset_access=access(source, format, *where),
         metadata=yaml.safe_load(metadata.read_text()) if metadata is not None else None,
         metadata_access=access(metadata_source, None, *where) if metadata_source else None)
     show(call(r.CREATE_DATASET, body))
@@ -179,7 +179,7 @@ def grants_set(user: str, dataset: str,
                epsilon: Annotated[float, typer.Option(help="Initial epsilon.")],
                delta: Annotated[float, typer.Option(help="Initial delta.")]) -> None:
     """Create or change a grant (never below what is already spent)."""
-    show(call(r.PUT_GRANT, wire_body(m.GrantRequest, initial_epsilon=epsilon, initial_delta=delta),
+    show(call(r.PUT_GRANT, route_body(r.PUT_GRANT, initial_epsilon=epsilon, initial_delta=delta),
               user_name=user, dataset_name=dataset))
 
 

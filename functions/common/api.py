@@ -22,8 +22,8 @@ from lomas.services.context import Context
 from lomas_client.routes import JSON, Route
 from pydantic import BaseModel, ValidationError
 
+from functions.common import request_ids
 from functions.common.errors import error_response, internal_error, json_response
-from functions.common.request_ids import request_id as current_request_id
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +88,7 @@ def endpoint(
     def decorate(fn: Callable[..., Any]) -> Callable[..., Response]:
         @functools.wraps(fn)
         def view(**path: str) -> Response:
-            request_id = current_request_id()
+            request_id = request_ids.request_id()
             try:
                 request = bp.current_request
                 ctx = deps()
@@ -120,7 +120,7 @@ def public(fn: Callable[[], Any]) -> Callable[[], Response]:
 
     @functools.wraps(fn)
     def view() -> Response:
-        request_id = current_request_id()
+        request_id = request_ids.request_id()
         try:
             return json_response(serialise(fn()), 200, request_id)
         except LomasError as exc:

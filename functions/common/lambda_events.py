@@ -21,7 +21,7 @@ from lomas_client.models import ErrorResponse
 
 from functions.common.gateway import Gateway, Reply, build_gateway
 from functions.common.logs import configure_logging
-from functions.common.wiring import MissingStore, build_context, resolve_settings
+from functions.common.wiring import MissingStore, build_context
 
 log = logging.getLogger("lomas.lambda")
 
@@ -117,7 +117,7 @@ def lambda_handler(*apps: str) -> Handler:
     settings = Settings()
     configure_logging(settings.log_level)
     try:
-        ctx = build_context(resolve_settings(settings))
+        ctx = build_context(settings)
     except (MissingStore, StoreUnavailable) as exc:
         log.critical("%s", exc)
         raise SystemExit(1) from None

@@ -84,10 +84,11 @@ def build_loader(settings: Settings, secrets: SecretStore | None = None) -> Load
 
 def build_context(settings: Settings, store: MongoStore | None = None,
                   loader: Loader | None = None) -> Context:
-    """The real adapters for these settings. LOMAS_MONGODB_URL must be set."""
+    """The real adapters for these settings. Without a store, the MongoDB URL comes from
+    the settings or their secret. Raises MissingStore, StoreUnavailable."""
     if store is None:
-        if not settings.mongodb_url:
-            raise RuntimeError("LOMAS_MONGODB_URL is not set (the local runner starts a store)")
+        settings = resolve_settings(settings)
+        assert settings.mongodb_url is not None
         store = MongoStore.connect(settings.mongodb_url, settings.mongodb_db)
     loader = loader or build_loader(settings)
     tables = TableCache(loader, settings.cache_max_bytes, settings.cache_revalidate_seconds)

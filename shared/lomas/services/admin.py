@@ -110,9 +110,8 @@ def check_dataset(ctx: Context, name: str) -> m.DatasetCheckResponse:
     if dataset is None:
         raise NotFound(f"Dataset {name!r} does not exist.")
     md = dataset.metadata
-    settings = m.PrivacySettings(max_ids=md.max_ids, row_privacy=md.row_privacy,
-                                 censor_dims=md.censor_dims, clamp_counts=md.clamp_counts,
-                                 clamp_columns=md.clamp_columns)
+    settings = m.PrivacySettings.model_validate(
+        md.model_dump(include=set(m.PrivacySettings.model_fields)))
     return ctx.loader.check(dataset).model_copy(
         update={"privacy": settings, "warnings": privacy_warnings(md)})
 
