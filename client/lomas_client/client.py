@@ -10,6 +10,7 @@ import requests
 from lomas_client import models as m
 from lomas_client import routes as r
 from lomas_client.http import DEFAULT_TIMEOUT, Transport, route_body
+from lomas_client.jobs import DEFAULT_JOB_TIMEOUT, Job
 from lomas_client.opendp import OpenDPClient
 from lomas_client.routes import ENGINES, Route
 
@@ -45,13 +46,22 @@ class SmartnoiseSqlClient:
               dummy: bool = False, nb_rows: int = 100, seed: int = 42) -> pd.DataFrame:
         """Run a DP query; with dummy=True on dummy data, free of charge.
 
-        Raises InvalidQueryError, BudgetExhaustedError, UnauthorizedAccessError, ...
+        Waits for the result however long the query takes (up to the client's
+        job_timeout), showing progress while it waits. Raises InvalidQueryError,
+        BudgetExhaustedError, UnauthorizedAccessError, JobTimeoutError, ...
         """
         fields = self._fields(query, epsilon, delta, mechanisms) | {"postprocess": postprocess}
-        raw = self._http.query("smartnoise_sql", fields, dummy, nb_rows, seed)
-        result = m.QueryResponse.model_validate(raw).result
-        assert isinstance(result, m.SmartnoiseSqlResult)
-        return frame_from_tight(result.df)
+        return self._http.run("smartnoise_sql", fields, dummy, nb_rows, seed, wait=True)
+
+    def submit(self, query: str, epsilon: float, delta: float,
+               mechanisms: dict[str, str] | None = None, postprocess: bool = True,
+               dummy: bool = False, nb_rows: int = 100, seed: int = 42) -> Job:
+        """Start the query and return at once: `job.status()`, `job.result(timeout)`.
+
+        The cost is spent now (not with dummy=True). Raises what query() raises before
+        the query runs (InvalidQueryError, BudgetExhaustedError, ...)."""
+        fields = self._fields(query, epsilon, delta, mechanisms) | {"postprocess": postprocess}
+        return self._http.run("smartnoise_sql", fields, dummy, nb_rows, seed, wait=False)
 
 
 class Client:
@@ -59,9 +69,13 @@ class Client:
 
     def __init__(self, url: str, token: str, dataset_name: str,
                  session: requests.Session | None = None,
-                 timeout: tuple[float, float] = DEFAULT_TIMEOUT) -> None:
+                 timeout: tuple[float, float] = DEFAULT_TIMEOUT, *, progress: bool = True,
+                 job_timeout: float | None = DEFAULT_JOB_TIMEOUT) -> None:
+        """progress=False: no progress line while a query waits. job_timeout: how long
+        query() waits for a result (seconds; None: no limit)."""
         self.dataset_name = dataset_name
-        self._http = Transport(url, token, session, timeout)
+        self._http = Transport(url, token, session, timeout, progress=progress,
+                               job_timeout=job_timeout)
         self.smartnoise_sql = SmartnoiseSqlClient(self._http, dataset_name)
         self.opendp = OpenDPClient(self._http, dataset_name, self._metadata)
 
@@ -92,6 +106,10 @@ class Client:
     def get_remaining_budget(self) -> dict[str, float]:
         return m.RemainingBudgetResponse.model_validate(
             self._post(r.REMAINING_BUDGET)).model_dump()
+
+    def job(self, uid: str) -> Job:
+        """A job submitted earlier (by its uid), to read its status or wait for its result."""
+        return self._http.job(uid)
 
     def get_previous_queries(self) -> list[dict[str, Any]]:
         """Your finished queries on this dataset, oldest first."""

@@ -13,6 +13,7 @@ from urllib3.util.retry import Retry
 
 from lomas_client import models as m
 from lomas_client.errors import BY_STATUS, BY_TYPE, LomasClientError
+from lomas_client.jobs import DEFAULT_JOB_TIMEOUT, POLL_SECONDS, Job
 from lomas_client.routes import ENGINES, Route
 
 DEFAULT_TIMEOUT = (5.0, 120.0)
@@ -74,20 +75,40 @@ class Transport:
     """Sends JSON to a Lomas server with one token."""
 
     def __init__(self, url: str, token: str, session: requests.Session | None = None,
-                 timeout: tuple[float, float] = DEFAULT_TIMEOUT) -> None:
+                 timeout: tuple[float, float] = DEFAULT_TIMEOUT, *, progress: bool = True,
+                 job_timeout: float | None = DEFAULT_JOB_TIMEOUT) -> None:
         self.url = url.rstrip("/")
         self.session = session or default_session()
         self.session.headers["Authorization"] = f"Bearer {token}"
         self.timeout = timeout
+        self.progress = progress
+        self.job_timeout = job_timeout
 
-    def request(self, method: str, path: str, *, json: Any = None, data: bytes | None = None,
-                headers: dict[str, str] | None = None,
-                params: dict[str, str] | None = None) -> Any:
+    def job(self, uid: str, answer: m.JobResponse | None = None) -> Job:
+        return Job(self, uid, self.progress, answer)
+
+    def run(self, engine: str, fields: dict[str, Any], dummy: bool, nb_rows: int,
+            seed: int, *, wait: bool) -> Any:
+        """A query as a job: its handle (wait=False), or its released result once it has
+        finished (wait=True: at most job_timeout seconds)."""
+        answer = self.submit(engine, fields, dummy, nb_rows, seed,
+                             wait=POLL_SECONDS if wait else 0)
+        job = self.job(answer.uid, answer)
+        return job.result(timeout=self.job_timeout) if wait else job
+
+    def send(self, method: str, path: str, *, json: Any = None, data: bytes | None = None,
+             headers: dict[str, str] | None = None,
+             params: dict[str, str] | None = None) -> requests.Response:
+        """The answer, once it is not an error. Raises the LomasClientError of an error."""
         response = self.session.request(
             method, self.url + path, json=json, data=data, headers=headers, params=params,
             timeout=self.timeout,
         )
         raise_for_error(response)
+        return response
+
+    def request(self, method: str, path: str, **options: Any) -> Any:
+        response = self.send(method, path, **options)
         return response.json() if response.content else None
 
     def call(self, route: Route, body: dict[str, Any] | None = None, *,
@@ -97,12 +118,24 @@ class Transport:
         return self.request(route.method, route.url(**path), json=body, data=data,
                             headers=headers, params=params)
 
-    def query(self, engine: str, fields: dict[str, Any], dummy: bool, nb_rows: int,
-              seed: int) -> Any:
-        """/<engine>_query with a fresh Idempotency-Key, or /dummy_<engine>_query."""
+    def submit(self, engine: str, fields: dict[str, Any], dummy: bool, nb_rows: int,
+               seed: int, wait: float = 0) -> m.JobResponse:
+        """/<engine>_query or /dummy_<engine>_query as a job (Prefer: respond-async) with a
+        fresh Idempotency-Key, so a retried submit is the same job, charged once.
+
+        The answer is the job: finished if it ended within `wait` seconds. A request the
+        server refuses at once (bad query, no budget) raises its error here.
+        """
         routes = ENGINES[engine]
-        if dummy:
-            return self.call(routes.dummy, route_body(routes.dummy, **fields,
-                                                      dummy_nb_rows=nb_rows, dummy_seed=seed))
-        return self.call(routes.query, route_body(routes.query, **fields),
-                         headers={"Idempotency-Key": str(uuid.uuid4())})
+        route = routes.dummy if dummy else routes.query
+        extra = {"dummy_nb_rows": nb_rows, "dummy_seed": seed} if dummy else {}
+        prefer = "respond-async" + (f", wait={wait:g}" if wait > 0 else "")
+        response = self.send(route.method, route.url(), json=route_body(route, **fields, **extra),
+                             headers={"Idempotency-Key": str(uuid.uuid4()), "Prefer": prefer})
+        if response.status_code == 202:
+            uid = m.JobSubmitted.model_validate(response.json()).uid
+            return m.JobResponse(uid=uid, requested_by="", status="in_progress")
+        answer = m.QueryResponse.model_validate(response.json())
+        uid = response.headers.get("Content-Location", "").rsplit("/", 1)[-1]
+        return m.JobResponse(uid=uid, requested_by=answer.requested_by, status="complete",
+                             result=answer, status_code=response.status_code)

@@ -235,6 +235,26 @@ class ErrorResponse(Model):
     message: str
 
 
+class JobSubmitted(Model):
+    """202 to a query sent with `Prefer: respond-async`: read it at /status/{uid}."""
+
+    uid: str
+
+
+class JobResponse(Model):
+    """A background query (GET /status/{uid}), as Lomas 0.5 shapes it."""
+
+    uid: str
+    requested_by: str
+    status: Literal["in_progress", "complete", "failed"]
+    result: QueryResponse | None = None
+    """The query's usual answer, once complete."""
+    error: ErrorResponse | None = None
+    """The query's usual error body, once failed."""
+    status_code: int | None = None
+    """The HTTP status the query would have had (200, or its error's), once finished."""
+
+
 # ------------------------------------------------------------------ admin ---
 class CreateUserRequest(Model):
     user_name: Name

@@ -6,6 +6,7 @@ from typing import Any
 
 from lomas_client import models as m
 from lomas_client.http import Transport, route_body
+from lomas_client.jobs import Job
 from lomas_client.routes import ENGINES
 
 CSV_SEPARATOR = ","
@@ -62,15 +63,16 @@ class OpenDPClient:
 
     def query(self, pipeline: Any, fixed_delta: float | None = None, dummy: bool = False,
               nb_rows: int = 100, seed: int = 42) -> Any:
-        """Run the pipeline (dummy=True: on dummy data, free); returns its released value."""
-        raw = self._http.query("opendp", self._fields(pipeline, fixed_delta), dummy, nb_rows, seed)
-        result = m.QueryResponse.model_validate(raw).result
-        assert isinstance(result, m.OpenDPResult)
-        if result.df is not None:
-            import pandas as pd
+        """Run the pipeline (dummy=True: on dummy data, free); returns its released value
+        (a DataFrame for a polars query), waiting as long as it takes (see Client)."""
+        return self._http.run("opendp", self._fields(pipeline, fixed_delta), dummy, nb_rows,
+                              seed, wait=True)
 
-            return pd.DataFrame.from_dict(result.df, orient="tight")
-        return result.value
+    def submit(self, pipeline: Any, fixed_delta: float | None = None, dummy: bool = False,
+               nb_rows: int = 100, seed: int = 42) -> Job:
+        """Start the pipeline and return at once: `job.status()`, `job.result(timeout)`."""
+        return self._http.run("opendp", self._fields(pipeline, fixed_delta), dummy, nb_rows,
+                              seed, wait=False)
 
 
 # ------------------------------------------------- polars form: one derivation ---

@@ -33,6 +33,7 @@ class Route:
     content_types: tuple[str, ...] = (JSON,)
     parse_json: bool = True  # False: the view reads the raw body (YAML import)
     errors: tuple[int, ...] = ()  # besides those every authenticated route has
+    jobs: bool = False  # Prefer: respond-async makes it a job (202 JobSubmitted)
 
     @property
     def path_params(self) -> list[str]:
@@ -44,8 +45,8 @@ class Route:
 
 
 def _researcher(name: str, body: type[BaseModel], answer: type[BaseModel], summary: str,
-                errors: tuple[int, ...] = ()) -> Route:
-    return Route(name, "POST", f"/{name}", summary, body, answer, errors=errors)
+                errors: tuple[int, ...] = (), jobs: bool = False) -> Route:
+    return Route(name, "POST", f"/{name}", summary, body, answer, errors=errors, jobs=jobs)
 
 
 HEALTH = Route("health", "GET", "/health", "The service and its store are up.",
@@ -65,6 +66,11 @@ PREVIOUS_QUERIES = _researcher("get_previous_queries", m.DatasetRequest,
 
 QUERY_ERRORS = (429,)
 
+JOB_STATUS = Route("get_job_status", "GET", "/status/{uid}",
+                   "A background query: in_progress, complete (its result) or failed (its "
+                   "error). ?wait=N (seconds, at most 20) waits for it to finish.",
+                   answer=m.JobResponse, query=("wait",), errors=(404,))
+
 
 @dataclass(frozen=True)
 class EngineRoutes:
@@ -80,9 +86,10 @@ def _engine(name: str, label: str, cost: type[BaseModel], query: type[BaseModel]
                     f"What a {label} query would be charged; nothing is spent.", QUERY_ERRORS),
         _researcher(f"{name}_query", query, m.QueryResponse,
                     f"Run a {label} query on the private data, charged (Idempotency-Key).",
-                    (*QUERY_ERRORS, 409, 422)),
+                    (*QUERY_ERRORS, 409, 422), jobs=True),
         _researcher(f"dummy_{name}_query", dummy, m.QueryResponse,
-                    f"Run a {label} query on dummy data, free.", QUERY_ERRORS),
+                    f"Run a {label} query on dummy data, free.", (*QUERY_ERRORS, 409),
+                    jobs=True),
     )
 
 
@@ -148,7 +155,7 @@ OPENAPI = Route("openapi", "GET", "/openapi.json", "This API's OpenAPI 3.1 docum
 
 QUERY_APP: tuple[Route, ...] = (
     HEALTH, OPENAPI, DATASET_METADATA, DUMMY_DATASET, INITIAL_BUDGET, SPENT_BUDGET,
-    REMAINING_BUDGET, PREVIOUS_QUERIES,
+    REMAINING_BUDGET, PREVIOUS_QUERIES, JOB_STATUS,
     *(r for e in ENGINES.values() for r in (e.cost, e.query, e.dummy)),
 )
 ADMIN_APP: tuple[Route, ...] = (

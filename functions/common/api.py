@@ -103,6 +103,9 @@ def endpoint(
                 result = fn(Call(ctx, user, request), *args, **path)
                 if result is None:
                     return Response(body="", status_code=204, headers={"X-Request-Id": request_id})
+                if isinstance(result, Response):  # a view's own status and headers
+                    result.headers["X-Request-Id"] = request_id
+                    return result
                 return json_response(serialise(result), status, request_id)
             except LomasError as exc:
                 log.info("request_id=%s %s: %s", request_id, exc.type, exc.message)

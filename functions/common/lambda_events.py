@@ -15,11 +15,15 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlencode
 
+from lomas.adapters.runners import JOB_EVENT_KEY
 from lomas.config import Settings
 from lomas.errors import StoreUnavailable
+from lomas.services import jobs
+from lomas.services.context import Context
 from lomas_client.models import ErrorResponse
 
 from functions.common.gateway import Gateway, Reply, build_gateway
+from functions.common.jobs import BASE_PATH_HEADER
 from functions.common.logs import configure_logging
 from functions.common.wiring import MissingStore, build_context
 
@@ -35,15 +39,17 @@ def is_v2(event: Event) -> bool:
     return event.get("version") == "2.0"
 
 
-def _path(event: Event) -> str:
-    if not is_v2(event):
-        return str(event.get("path") or "/")
-    path = str(event.get("rawPath") or "/")
+def _path(event: Event) -> tuple[str, str]:
+    """The path the apps route on, and the stage prefix API Gateway's URL has before it."""
     stage = (event.get("requestContext") or {}).get("stage")
+    prefix = f"/{stage}" if stage and stage != "$default" else ""
+    if not is_v2(event):  # a REST API passes the path without its stage
+        return str(event.get("path") or "/"), prefix
+    path = str(event.get("rawPath") or "/")
     # An HTTP API with a named stage puts it in rawPath; the apps' routes do not have it.
-    if stage and stage != "$default" and (path == f"/{stage}" or path.startswith(f"/{stage}/")):
-        path = path[len(stage) + 1:] or "/"
-    return path
+    if prefix and (path == prefix or path.startswith(f"{prefix}/")):
+        return path[len(prefix):] or "/", prefix
+    return path, ""
 
 
 def _query(event: Event) -> str:
@@ -55,13 +61,16 @@ def _query(event: Event) -> str:
     return urlencode(event.get("queryStringParameters") or {})
 
 
-def _headers(event: Event) -> dict[str, str]:
+def _headers(event: Event, base_path: str) -> dict[str, str]:
     headers = {k.lower(): str(v) for k, v in (event.get("headers") or {}).items()}
     for key, values in (event.get("multiValueHeaders") or {}).items():
         if values:
             headers[key.lower()] = ", ".join(map(str, values))
     if is_v2(event) and event.get("cookies"):
         headers["cookie"] = "; ".join(event["cookies"])
+    headers.pop(BASE_PATH_HEADER, None)  # only this adapter says where the API's root is
+    if base_path:
+        headers[BASE_PATH_HEADER] = base_path
     return headers
 
 
@@ -97,15 +106,26 @@ def handle_event(gateway: Gateway, event: Event, context: Any = None) -> dict[st
     """Answer one API Gateway proxy event (REST API payload 1.0 or HTTP API 2.0)."""
     request_id = _request_id(event, context)
     try:
-        method, path, body = _method(event), _path(event), _body(event)
+        method, (path, base), body = _method(event), _path(event), _body(event)
     except (KeyError, TypeError, ValueError, binascii.Error):
         log.warning("unreadable API Gateway event, request_id=%s", request_id)
         return to_response(Reply(400, {"Content-Type": "application/json",
                                         "X-Request-Id": request_id or ""}, BAD_EVENT))
     query = _query(event)
-    reply = gateway.handle(method, f"{path}?{query}" if query else path, _headers(event),
-                           body, request_id)
+    reply = gateway.handle(method, f"{path}?{query}" if query else path,
+                           _headers(event, base), body, request_id)
     return to_response(reply)
+
+
+def run_job_event(ctx: Context, event: Event) -> dict[str, Any]:
+    """An asynchronous invocation {"lomas_job": uid} (see LambdaRunner): run that job."""
+    uid = event.get(JOB_EVENT_KEY)
+    if not isinstance(uid, str) or not uid:
+        log.warning("job event without a uid")
+        return {"uid": None, "status": None}
+    jobs.run(ctx, uid)
+    job = ctx.store.get_job(uid)
+    return {"uid": uid, "status": job.status if job else None}
 
 
 def lambda_handler(*apps: str) -> Handler:
@@ -124,6 +144,8 @@ def lambda_handler(*apps: str) -> Handler:
     gateway = build_gateway(ctx, *apps)
 
     def handler(event: Event, context: Any) -> dict[str, Any]:
+        if JOB_EVENT_KEY in event:
+            return run_job_event(ctx, event)
         return handle_event(gateway, event, context)
 
     return handler

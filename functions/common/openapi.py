@@ -24,7 +24,7 @@ REASONS = {
     401: "Missing or unknown token.",
     403: "No grant on the dataset (or unknown dataset), user disabled, not an admin, "
          "or the remaining budget does not cover the cost.",
-    404: "Unknown user, dataset or grant.",
+    404: "Unknown user, dataset or grant; a job that is not yours.",
     409: "Name taken, grant below spent, or Idempotency-Key reused or still running.",
     413: "Request body over the server's limit.",
     415: "Unsupported Content-Type.",
@@ -37,7 +37,8 @@ AUTHENTICATED = (400, 401, 403, 413, 500, 503)
 
 
 def _models() -> list[type[BaseModel]]:
-    seen: dict[str, type[BaseModel]] = {"ErrorResponse": m.ErrorResponse}
+    seen: dict[str, type[BaseModel]] = {"ErrorResponse": m.ErrorResponse,
+                                        "JobSubmitted": m.JobSubmitted}
     for route in (*r.QUERY_APP, *r.ADMIN_APP):
         for model in (route.body, route.answer):
             if model is not None:
@@ -69,6 +70,12 @@ def _operation(route: r.Route, refs: dict[tuple[type[BaseModel], str], Any]) -> 
         params.append({"name": "Idempotency-Key", "in": "header", "required": False,
                        "description": "Retries with the same key are charged once.",
                        "schema": {"type": "string", "minLength": 1, "maxLength": 200}})
+    if route.jobs:
+        params.append({"name": "Prefer", "in": "header", "required": False,
+                       "description": "`respond-async` makes the query a job: 202 and its "
+                       "uid, or its answer if it ends within `wait=N` seconds (at most 20). "
+                       "Read it at /status/{uid}.",
+                       "schema": {"type": "string", "examples": ["respond-async, wait=10"]}})
     if params:
         op["parameters"] = params
     if route.body is not None:
@@ -82,6 +89,13 @@ def _operation(route: r.Route, refs: dict[tuple[type[BaseModel], str], Any]) -> 
         schema = refs[(route.answer, "serialization")] if route.answer else {"type": "object"}
         answer["content"] = {"application/json": {"schema": schema}}
     responses = {str(route.status): answer}
+    if route.jobs:
+        responses["202"] = {
+            "description": "Accepted as a job (Prefer: respond-async); read it at Location.",
+            "headers": {"Location": {"required": True, "description": "/status/{uid}",
+                                     "schema": {"type": "string"}}},
+            "content": {"application/json": {"schema": refs[(m.JobSubmitted,
+                                                              "serialization")]}}}
     error = refs[(m.ErrorResponse, "serialization")]
     for status in _statuses(route):
         body: dict[str, Any] = {

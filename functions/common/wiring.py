@@ -19,9 +19,10 @@ from lomas.adapters.loaders.secrets import (
     aws_secret_string,
 )
 from lomas.adapters.mongo import MongoStore
+from lomas.adapters.runners import LambdaRunner, ThreadRunner
 from lomas.config import Settings
 from lomas.dp.tables import TableCache
-from lomas.ports import SecretStore
+from lomas.ports import JobRunner, SecretStore
 from lomas.services.context import Context
 
 
@@ -92,7 +93,13 @@ def build_context(settings: Settings, store: MongoStore | None = None,
         store = MongoStore.connect(settings.mongodb_url, settings.mongodb_db)
     loader = loader or build_loader(settings)
     tables = TableCache(loader, settings.cache_max_bytes, settings.cache_revalidate_seconds)
-    return Context(settings, store, loader, tables)
+    return Context(settings, store, loader, tables, build_runner(settings))
+
+
+def build_runner(settings: Settings) -> JobRunner:
+    if settings.job_runner == "lambda":
+        return LambdaRunner(settings.job_function_name)
+    return ThreadRunner(settings.job_workers)
 
 
 class ContextHolder:

@@ -7,6 +7,7 @@ from http import HTTPStatus
 from typing import Any
 
 from functions.common.gateway import Gateway, Reply
+from functions.common.jobs import BASE_PATH_HEADER
 
 StartResponse = Callable[..., Any]
 
@@ -37,6 +38,7 @@ class ChaliceWsgi:
         for key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
             if environ.get(key):
                 headers[key.replace("_", "-").lower()] = environ[key]
+        headers.pop(BASE_PATH_HEADER, None)  # the container serves at its root
         length = int(environ.get("CONTENT_LENGTH") or 0)
         # One byte over the limit is enough for the app to answer 413.
         body = environ["wsgi.input"].read(min(length, self._max_body + 1)) if length else b""

@@ -1,6 +1,7 @@
 """The one Settings class. Built in the composition roots, passed inward."""
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -40,6 +41,22 @@ class Settings(BaseSettings):
     claim_lease_seconds: float = Field(
         default=900.0, gt=0, description="How long a query holds its Idempotency-Key; a "
         "retry after it (the process died) takes the key over. Longer than any query.")
+    job_runner: Literal["threads", "lambda"] = Field(
+        default="threads", description="Who runs background queries (Prefer: respond-async): "
+        "a pool of worker threads in this process, or an asynchronous invocation of this "
+        "Lambda function (set by the SAM template).")
+    job_workers: int = Field(
+        default=2, ge=1, description="Worker threads running background queries at once "
+        "(job_runner=threads); more jobs wait in the queue.")
+    job_function_name: str | None = Field(
+        default=None, description="The Lambda function that runs jobs (job_runner=lambda); "
+        "unset: this function (AWS_LAMBDA_FUNCTION_NAME).")
+    job_retention_seconds: float = Field(
+        default=7 * 24 * 3600.0, gt=0, description="How long a finished job can be read at "
+        "/status/{uid} before the store forgets it (TTL index).")
+    job_max_wait_seconds: float = Field(
+        default=20.0, ge=0, le=25, description="The longest wait=N a request may ask for "
+        "(Prefer: wait, /status?wait): under API Gateway's 30 s timeout.")
     cache_max_bytes: int = Field(
         default=4 << 30, description="Memory for warm tables and their SQLite copies (LRU).")
     cache_revalidate_seconds: float = Field(

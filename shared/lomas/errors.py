@@ -76,3 +76,11 @@ class StoreUnavailable(LomasError):
 
 class InternalServer(LomasError):
     """Anything unexpected; the details are only in the server log."""
+
+
+def rebuild(error: dict[str, str]) -> LomasError:
+    """The error recorded as {"type", "message"} (an archive's or a job's), to raise again."""
+    cls = globals().get(error.get("type", ""))
+    if not (isinstance(cls, type) and issubclass(cls, LomasError)) or cls is RateLimited:
+        cls = InternalServer
+    return cls(error.get("message", "Internal server error."))

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from lomas_client.models import DatasetCheckResponse, DatasetMetadata
 
-from lomas.domain import ArchiveRecord, Dataset, DatasetAccess, Grant, PrivacyCost, User
+from lomas.domain import ArchiveRecord, Dataset, DatasetAccess, Grant, Job, PrivacyCost, User
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -110,7 +111,41 @@ class RateCounter(Protocol):
         return the window's count so far. The count may be forgotten after `expires`."""
 
 
-class StateStore(UserStore, DatasetStore, BudgetLedger, QueryArchive, RateCounter, Protocol):
+class JobStore(Protocol):
+    """Background queries. Every change is one conditional update on the job."""
+
+    def create_job(self, job: Job) -> Job | None:
+        """Insert the job; None if inserted. If (user, key) has a job already, nothing is
+        written and that job is returned: one key, one job."""
+
+    def get_job(self, uid: str) -> Job | None: ...
+
+    def mark_job_charged(self, uid: str) -> None:
+        """Record that the job's submit spent its cost."""
+
+    def start_job(self, uid: str, now: datetime) -> Job | None:
+        """Take the job for a runner: only once, and only while it is in progress and
+        its lease runs. The job as taken, or None (taken already, finished, lapsed)."""
+
+    def finish_job(self, uid: str, *, status: str, expires_at: datetime,
+                   result: dict[str, Any] | None = None,
+                   error: dict[str, str] | None = None) -> bool:
+        """Record the outcome of a job in progress; False if it was finished already."""
+
+    def expire_job(self, uid: str, now: datetime, error: dict[str, str],
+                   expires_at: datetime) -> Job | None:
+        """Fail a job in progress whose lease ended before `now`; the job as it was
+        before, or None if it is not such a job."""
+
+
+class JobRunner(Protocol):
+    def dispatch(self, uid: str, work: Callable[[], None]) -> None:
+        """Have job `uid` run soon: `work` here (a worker thread), or another invocation
+        that runs it by its uid. Raises JobDispatchFailed if it cannot be handed over."""
+
+
+class StateStore(UserStore, DatasetStore, BudgetLedger, QueryArchive, RateCounter, JobStore,
+                 Protocol):
     """Everything Lomas keeps: users, datasets, grants and archives."""
 
     def ping(self) -> None:

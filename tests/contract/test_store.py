@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from lomas.domain import ArchiveRecord, Dataset, PrivacyCost, User
+from lomas.domain import ArchiveRecord, Dataset, Job, PrivacyCost, User
 from lomas.errors import Conflict
 from lomas.ports import StateStore
 from lomas_client import models as m
@@ -175,3 +176,60 @@ def test_a_claim_whose_lease_ended_is_taken_over_once(any_store: StateStore) -> 
     winner = next(f"r{i}" for i, r in enumerate(results) if r is None)
     assert any_store.finish("u", "k", status="done", cost=PrivacyCost(0.0, 0.0), owner=winner)
     assert [r.status for r in any_store.list_archives(user="u")] == ["done"]
+
+
+def _job(uid: str, key: str = "k1", lease: float = 60.0, **fields: object) -> Job:
+    now = datetime.now(UTC)
+    fields.setdefault("user", "alice")
+    return Job(uid=uid, idempotency_key=key, fingerprint="f1", kind="query",
+               engine="smartnoise_sql", dataset="income", request={"q": 1},
+               cost=PrivacyCost(1.0, 1e-6), lease_until=now + timedelta(seconds=lease),
+               expires_at=now + timedelta(days=1), **fields)  # type: ignore[arg-type]
+
+
+def test_one_key_is_one_job_even_under_20_threads(any_store: StateStore) -> None:
+    with ThreadPoolExecutor(20) as pool:
+        found = list(pool.map(lambda i: any_store.create_job(_job(f"uid-{i}")), range(20)))
+    assert found.count(None) == 1
+    winner = next(f"uid-{i}" for i, f in enumerate(found) if f is None)
+    assert {f.uid for f in found if f is not None} == {winner}
+    job = any_store.get_job(winner)
+    assert job is not None and (job.user, job.status, job.charged) == ("alice", "in_progress",
+                                                                       False)
+    assert job.request == {"q": 1} and job.cost == PrivacyCost(1.0, 1e-6)
+    assert any_store.get_job("nope") is None
+    assert any_store.create_job(_job("other-user-same-key", user="bob")) is None  # type: ignore[arg-type]
+
+
+def test_a_job_is_started_once_and_finished_once(any_store: StateStore) -> None:
+    any_store.create_job(_job("j1"))
+    any_store.mark_job_charged("j1")
+    now = datetime.now(UTC)
+    with ThreadPoolExecutor(10) as pool:
+        taken = list(pool.map(lambda _: any_store.start_job("j1", now), range(10)))
+    assert sum(t is not None for t in taken) == 1
+    started = next(t for t in taken if t is not None)
+    assert started.started and started.charged
+    later = now + timedelta(days=2)
+    assert any_store.finish_job("j1", status="complete", expires_at=later, result={"r": 1})
+    assert not any_store.finish_job("j1", status="failed", expires_at=later,
+                                    error={"type": "InternalServer", "message": "x"})
+    job = any_store.get_job("j1")
+    assert job is not None and (job.status, job.result, job.error) == ("complete", {"r": 1},
+                                                                      None)
+    assert any_store.expire_job("j1", later, {"type": "t", "message": "m"}, later) is None
+
+
+def test_only_a_lapsed_job_in_progress_expires_and_then_cannot_start(
+        any_store: StateStore) -> None:
+    any_store.create_job(_job("j2", key="k2", lease=-1.0))
+    any_store.create_job(_job("j3", key="k3", lease=60.0))
+    now = datetime.now(UTC)
+    assert any_store.start_job("j2", now) is None  # its lease is over: no runner may take it
+    error, keep = {"type": "InternalServer", "message": "lost"}, now + timedelta(days=1)
+    assert any_store.expire_job("j3", now, error, keep) is None  # still leased
+    before = any_store.expire_job("j2", now, error, keep)
+    assert before is not None and before.status == "in_progress" and not before.started
+    assert any_store.expire_job("j2", now, error, keep) is None  # once
+    job = any_store.get_job("j2")
+    assert job is not None and (job.status, job.error) == ("failed", error)

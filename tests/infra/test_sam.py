@@ -110,6 +110,29 @@ def test_iam_is_least_privilege(translated: dict[str, Any]) -> None:
         }
 
 
+def test_the_query_function_may_invoke_itself_for_jobs_and_nothing_more(
+        translated: dict[str, Any]) -> None:
+    policies = resources(translated, "AWS::IAM::Policy")
+    assert list(policies) == ["QueryFunctionRunsJobs"]
+    props = policies["QueryFunctionRunsJobs"]["Properties"]
+    assert evaluate(props["Roles"], PARAMS) == ["<QueryFunctionRole>"]
+    (statement,) = evaluate(props["PolicyDocument"]["Statement"], PARAMS)
+    assert statement == {"Sid": "RunJobsInThisFunction", "Effect": "Allow",
+                         "Action": "lambda:InvokeFunction", "Resource": "<QueryFunction.Arn>"}
+    functions = resources(translated, "AWS::Lambda::Function")
+    env = functions["QueryFunction"]["Properties"]["Environment"]["Variables"]
+    assert env["LOMAS_JOB_RUNNER"] == "lambda"
+    assert "LOMAS_JOB_RUNNER" not in functions["AdminFunction"]["Properties"]["Environment"][
+        "Variables"]
+    timeout = translated["Parameters"]["QueryTimeout"]
+    event_age = 60
+    assert float(env["LOMAS_CLAIM_LEASE_SECONDS"]) > timeout["MaxValue"] + event_age
+    (config,) = resources(translated, "AWS::Lambda::EventInvokeConfig").values()
+    assert evaluate(config["Properties"]["FunctionName"], PARAMS) == "<QueryFunction>"
+    assert config["Properties"]["MaximumRetryAttempts"] == 0
+    assert config["Properties"]["MaximumEventAgeInSeconds"] == event_age
+
+
 def test_the_api_may_invoke_each_function(translated: dict[str, Any]) -> None:
     permissions = resources(translated, "AWS::Lambda::Permission").values()
     invoked = {evaluate(p["Properties"]["FunctionName"], PARAMS): p for p in permissions}

@@ -3,13 +3,14 @@
 from typing import Any
 
 from chalice import Blueprint
-from lomas.services import querying, researcher
+from lomas.services import jobs, querying, researcher
 from lomas.services.engines import ENGINES, Engine
 from lomas_client import models as m
 from lomas_client import routes as r
 
 from chalicelib.wiring import deps
 from functions.common.api import Call, expose
+from functions.common.jobs import accepted, job_response, outcome, preferences, seconds
 from functions.common.openapi import openapi_document
 
 bp = Blueprint(__name__)
@@ -65,12 +66,33 @@ def _engine_routes(engine: Engine) -> None:
         return querying.estimate_cost(call.ctx, call.user, engine, req)
 
     @expose(bp, deps, routes.query)
-    def query(call: Call, req: Any) -> dict:
+    def query(call: Call, req: Any) -> Any:
+        if (answer := _as_job(call, req, dummy=False)) is not None:
+            return answer
         return querying.run_query(call.ctx, call.user, engine, req, call.idempotency_key())
 
     @expose(bp, deps, routes.dummy)
-    def dummy(call: Call, req: Any) -> dict:
+    def dummy(call: Call, req: Any) -> Any:
+        if (answer := _as_job(call, req, dummy=True)) is not None:
+            return answer
         return querying.run_dummy_query(call.ctx, call.user, engine, req)
+
+    def _as_job(call: Call, req: Any, *, dummy: bool) -> Any:
+        """With Prefer: respond-async, a job: its answer if it ends within the wait,
+        else 202 and where to read it. None without the header."""
+        asynchronous, wait = preferences(call)
+        if not asynchronous:
+            return None
+        job = jobs.submit(call.ctx, call.user, engine, req, call.idempotency_key(), dummy=dummy)
+        job = jobs.await_job(call.ctx, job, wait)
+        return outcome(call, job) if job.finished else accepted(call, job)
+
+
+@expose(bp, deps, r.JOB_STATUS)
+def get_job_status(call: Call, uid: str) -> m.JobResponse:
+    wait = call.query_param("wait")
+    job = jobs.status(call.ctx, call.user, uid, seconds(wait, "wait") if wait else 0.0)
+    return job_response(job)
 
 
 for _engine in ENGINES:

@@ -79,3 +79,34 @@ class ArchiveRecord:
     timestamp: datetime = field(default_factory=lambda: datetime.now().astimezone())
     owner: str = ""  # the run holding a pending claim
     lease_until: datetime | None = None  # after it, another run may take the claim over
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """A query run in the background: submitted, then complete or failed.
+
+    `charged` says that this job's submit spent its cost (so it may be refunded if the
+    job never starts); `started` that a runner took it (the data may have been read).
+    """
+
+    uid: str
+    user: str
+    idempotency_key: str
+    fingerprint: str
+    kind: str  # query | dummy
+    engine: str
+    dataset: str
+    request: dict[str, Any]
+    cost: PrivacyCost
+    lease_until: datetime
+    expires_at: datetime  # the store may forget the job after it
+    status: str = "in_progress"  # in_progress | complete | failed
+    result: dict[str, Any] | None = None
+    error: dict[str, str] | None = None
+    charged: bool = False
+    started: bool = False
+    created_at: datetime = field(default_factory=lambda: datetime.now().astimezone())
+
+    @property
+    def finished(self) -> bool:
+        return self.status != "in_progress"

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 from lomas.config import Settings
 from lomas.dp.tables import TableCache
-from lomas.ports import DatasetSources, StateStore
+from lomas.ports import DatasetSources, JobRunner, StateStore
 
 
 @dataclass(frozen=True)
@@ -15,3 +15,4 @@ class Context:
     store: StateStore
     loader: DatasetSources
     tables: TableCache
+    jobs: JobRunner

@@ -7,6 +7,7 @@ import json
 import logging
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -25,6 +26,8 @@ from lomas.services.researcher import check_dummy_rows
 
 log = logging.getLogger(__name__)
 
+INTERNAL = {"type": "InternalServer", "message": "Internal server error."}
+
 Executor = Callable[[CachedData], dict[str, Any]]
 
 
@@ -40,12 +43,24 @@ def _replay(existing: ArchiveRecord, print_: str) -> dict[str, Any]:
     if existing.status == "done" and existing.response is not None:
         return existing.response
     if existing.status == "failed" and existing.error is not None:
-        error_type = getattr(errors, existing.error["type"], errors.InternalServer)
-        raise error_type(existing.error["message"])
+        raise errors.rebuild(existing.error)
     raise Conflict("A request with this Idempotency-Key is still running.")
 
 
-def charged_run(
+@dataclass(frozen=True)
+class Claim:
+    """A key claimed for one run of a query, and whether this claim spent its cost."""
+
+    user: User
+    dataset: Dataset
+    engine: str
+    cost: PrivacyCost
+    key: str
+    owner: str
+    charged_now: bool
+
+
+def claim_and_charge(
     ctx: Context,
     user: User,
     dataset: Dataset,
@@ -53,20 +68,18 @@ def charged_run(
     request: dict[str, Any],
     cost: PrivacyCost,
     idempotency_key: str | None,
-    execute: Executor,
-) -> dict[str, Any]:
-    """Run execute at most once per key at a time, charging cost exactly once.
+    owner: str | None = None,
+) -> Claim | dict[str, Any]:
+    """Claim the key with a lease and spend the cost, charged by the same update.
 
-    The key is claimed with a lease and charged by the same update that spends, so a
-    retry after a crashed run (lease over) either replays the recorded outcome or
-    runs again without a second charge. Raises Conflict (key reused or running),
-    BudgetExhausted, UnauthorizedAccess, DatasetUnavailable (refunded), or the
-    engine's error (not refunded).
+    A retry after a crashed run (lease over) gets a claim that is not charged again; a
+    key with a recorded outcome gives that outcome back (a response dict, or its error
+    raised). Raises Conflict (key reused or running), BudgetExhausted, UnauthorizedAccess.
     """
     store, print_ = ctx.store, fingerprint(engine, request)
     key = idempotency_key or f"server-{uuid.uuid4()}"
     now = datetime.now(UTC)
-    owner = uuid.uuid4().hex
+    owner = owner or uuid.uuid4().hex
     record = ArchiveRecord(user.name, key, print_, dataset.name, engine, request, owner=owner,
                            lease_until=now + timedelta(seconds=ctx.settings.claim_lease_seconds))
     if (existing := store.claim(record, now)) is not None:
@@ -81,12 +94,27 @@ def charged_run(
         )
     # Not charged now: a run under this key was charged and died; data may have been
     # read then, so it is never refunded, and this run is not charged again.
+    return Claim(user, dataset, engine, cost, key, owner, charged_now)
+
+
+def give_back(ctx: Context, claim: Claim) -> None:
+    """Undo a claim whose run never read private data: refund what it spent, free the key."""
+    if claim.charged_now:
+        ctx.store.refund(claim.user.name, claim.dataset.name, claim.cost, claim.key)
+    ctx.store.release(claim.user.name, claim.key, claim.owner)
+
+
+def run_claimed(ctx: Context, claim: Claim, execute: Executor) -> dict[str, Any]:
+    """Read the private data and run execute once, then record the outcome.
+
+    Raises DatasetUnavailable (the claim given back), or the engine's error (recorded,
+    not refunded), or Conflict if a retry took the key over meanwhile.
+    """
+    store, user, key, owner, cost = ctx.store, claim.user, claim.key, claim.owner, claim.cost
     try:
-        data = ctx.tables.data(dataset)
+        data = ctx.tables.data(claim.dataset)
     except BaseException:
-        if charged_now:
-            store.refund(user.name, dataset.name, cost, key)  # no private data was read
-        store.release(user.name, key, owner)
+        give_back(ctx, claim)  # no private data was read
         raise
     try:
         response = execute(data)
@@ -95,13 +123,33 @@ def charged_run(
                 error={"type": exc.type, "message": exc.message})
         raise
     except BaseException:
-        _finish(store, user, key, owner, status="failed", cost=cost,
-                error={"type": "InternalServer", "message": "Internal server error."})
+        _finish(store, user, key, owner, status="failed", cost=cost, error=INTERNAL)
         raise
     _finish(store, user, key, owner, status="done", cost=cost, response=response)
     log.info("query user=%s dataset=%s engine=%s epsilon=%g delta=%g outcome=done",
-             user.name, dataset.name, engine, cost.epsilon, cost.delta)
+             user.name, claim.dataset.name, claim.engine, cost.epsilon, cost.delta)
     return response
+
+
+def charged_run(
+    ctx: Context,
+    user: User,
+    dataset: Dataset,
+    engine: str,
+    request: dict[str, Any],
+    cost: PrivacyCost,
+    idempotency_key: str | None,
+    execute: Executor,
+) -> dict[str, Any]:
+    """Run execute at most once per key at a time, charging cost exactly once.
+
+    Raises Conflict (key reused or running), BudgetExhausted, UnauthorizedAccess,
+    DatasetUnavailable (refunded), or the engine's error (not refunded).
+    """
+    claim = claim_and_charge(ctx, user, dataset, engine, request, cost, idempotency_key)
+    if isinstance(claim, dict):
+        return claim
+    return run_claimed(ctx, claim, execute)
 
 
 def _finish(store: Any, user: User, key: str, owner: str, **outcome: Any) -> None:
@@ -135,33 +183,60 @@ def preflight(engine: Engine, dataset: Dataset, request: dict[str, Any],
         dummy_frame(dataset.metadata, DUMMY_ROWS, DUMMY_SEED)))
 
 
-def run_query(ctx: Context, user: User, engine: Engine, req: Any,
-              idempotency_key: str | None) -> dict[str, Any]:
-    """Charge the query's cost, then run it on the private data once.
+@dataclass(frozen=True)
+class Planned:
+    """A request checked and priced, ready to run."""
 
-    A query that fails on dummy data is an InvalidQuery before anything is charged.
-    Raises RateLimited (nothing run or spent).
+    dataset: Dataset
+    request: dict[str, Any]
+    prepared: Prepared
+
+
+def plan(ctx: Context, user: User, engine: Engine, req: Any, *, dummy: bool) -> Planned:
+    """Check access, the rate limit and the request, and price it; nothing is run.
+
+    A query that fails on dummy data is an InvalidQuery here, before anything is
+    charged. Raises UnauthorizedAccess, RateLimited, InvalidQuery.
     """
     dataset, _ = dataset_for(ctx.store, user, req.dataset_name)
     admit(ctx, user)
+    if dummy:
+        check_dummy_rows(ctx, req.dummy_nb_rows)
     prepared = engine.prepare(dataset, req)
     request = req.model_dump(mode="json")
-    preflight(engine, dataset, request, prepared)
+    if not dummy:
+        preflight(engine, dataset, request, prepared)
+    return Planned(dataset, request, prepared)
 
+
+def private_executor(ctx: Context, user: User, prepared: Prepared) -> Executor:
     def execute(data: CachedData) -> dict[str, Any]:
         return _response(user, prepared.cost, prepared.run_private(ctx.tables, data))
 
-    return charged_run(ctx, user, dataset, engine.name, request, prepared.cost,
-                       idempotency_key, execute)
+    return execute
 
 
-def run_dummy_query(ctx: Context, user: User, engine: Engine, req: Any) -> dict[str, Any]:
-    """Run the query on dummy data: never charged, never archived. Raises RateLimited."""
-    dataset, _ = dataset_for(ctx.store, user, req.dataset_name)
-    admit(ctx, user)
-    check_dummy_rows(ctx, req.dummy_nb_rows)
-    prepared = engine.prepare(dataset, req)
+def dummy_response(user: User, dataset: Dataset, prepared: Prepared,
+                   req: Any) -> dict[str, Any]:
     from lomas.dp.dummy import dummy_frame
 
     frame = dummy_frame(dataset.metadata, req.dummy_nb_rows, req.dummy_seed)
     return _response(user, prepared.cost, prepared.run_dummy(frame))
+
+
+def run_query(ctx: Context, user: User, engine: Engine, req: Any,
+              idempotency_key: str | None) -> dict[str, Any]:
+    """Charge the query's cost, then run it on the private data once.
+
+    Raises what `plan` and `charged_run` raise.
+    """
+    planned = plan(ctx, user, engine, req, dummy=False)
+    return charged_run(ctx, user, planned.dataset, engine.name, planned.request,
+                       planned.prepared.cost, idempotency_key,
+                       private_executor(ctx, user, planned.prepared))
+
+
+def run_dummy_query(ctx: Context, user: User, engine: Engine, req: Any) -> dict[str, Any]:
+    """Run the query on dummy data: never charged, never archived. Raises RateLimited."""
+    planned = plan(ctx, user, engine, req, dummy=True)
+    return dummy_response(user, planned.dataset, planned.prepared, req)

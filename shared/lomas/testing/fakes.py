@@ -7,7 +7,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from lomas.domain import ArchiveRecord, Dataset, Grant, PrivacyCost, User
+from lomas.domain import ArchiveRecord, Dataset, Grant, Job, PrivacyCost, User
 from lomas.errors import Conflict
 
 
@@ -26,6 +26,7 @@ class InMemoryStore:
         self._archives: dict[tuple[str, str], ArchiveRecord] = {}
         self._pending: dict[tuple[str, str], set[str]] = {}  # keys charged, not finished
         self._rates: dict[tuple[str, int], int] = {}
+        self._jobs: dict[str, Job] = {}
 
     def ping(self) -> None:
         return None
@@ -213,3 +214,50 @@ class InMemoryStore:
                 and dataset in (None, r.dataset)
             ]
         return sorted(records, key=lambda r: r.timestamp)
+
+    # jobs
+    def create_job(self, job: Job) -> Job | None:
+        with self._lock:
+            existing = next((j for j in self._jobs.values() if j.user == job.user
+                             and j.idempotency_key == job.idempotency_key), None)
+            if existing is not None:
+                return existing
+            self._jobs[job.uid] = job
+            return None
+
+    def get_job(self, uid: str) -> Job | None:
+        return self._jobs.get(uid)
+
+    def mark_job_charged(self, uid: str) -> None:
+        with self._lock:
+            if uid in self._jobs:
+                self._jobs[uid] = replace(self._jobs[uid], charged=True)
+
+    def start_job(self, uid: str, now: datetime) -> Job | None:
+        with self._lock:
+            job = self._jobs.get(uid)
+            if (job is None or job.status != "in_progress" or job.started
+                    or job.lease_until <= now):
+                return None
+            job = self._jobs[uid] = replace(job, started=True)
+            return job
+
+    def finish_job(self, uid: str, *, status: str, expires_at: datetime,
+                   result: dict[str, Any] | None = None,
+                   error: dict[str, str] | None = None) -> bool:
+        with self._lock:
+            job = self._jobs.get(uid)
+            if job is None or job.status != "in_progress":
+                return False
+            self._jobs[uid] = replace(job, status=status, result=result, error=error,
+                                      expires_at=expires_at)
+            return True
+
+    def expire_job(self, uid: str, now: datetime, error: dict[str, str],
+                   expires_at: datetime) -> Job | None:
+        with self._lock:
+            job = self._jobs.get(uid)
+            if job is None or job.status != "in_progress" or job.lease_until >= now:
+                return None
+            self._jobs[uid] = replace(job, status="failed", error=error, expires_at=expires_at)
+            return job

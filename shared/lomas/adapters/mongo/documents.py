@@ -7,7 +7,7 @@ from typing import Any
 from lomas_client.models import DatasetAccess, DatasetMetadata
 from pydantic import TypeAdapter
 
-from lomas.domain import ArchiveRecord, Dataset, Grant, PrivacyCost, User
+from lomas.domain import ArchiveRecord, Dataset, Grant, Job, PrivacyCost, User
 
 _ACCESS: TypeAdapter[DatasetAccess] = TypeAdapter(DatasetAccess)
 
@@ -127,4 +127,49 @@ def archive_from(doc: dict[str, Any]) -> ArchiveRecord:
         timestamp=doc["timestamp"],
         owner=doc.get("owner") or "",
         lease_until=doc.get("lease_until"),
+    )
+
+
+def job_doc(job: Job) -> dict[str, Any]:
+    return {
+        "uid": job.uid,
+        "user_name": job.user,
+        "idempotency_key": job.idempotency_key,
+        "fingerprint": job.fingerprint,
+        "kind": job.kind,
+        "engine": job.engine,
+        "dataset_name": job.dataset,
+        "request": job.request,
+        "epsilon": job.cost.epsilon,
+        "delta": job.cost.delta,
+        "lease_until": job.lease_until,
+        "expires_at": job.expires_at,
+        "status": job.status,
+        "result": job.result,
+        "error": job.error,
+        "charged": job.charged,
+        "started": job.started,
+        "created_at": job.created_at,
+    }
+
+
+def job_from(doc: dict[str, Any]) -> Job:
+    return Job(
+        uid=doc["uid"],
+        user=doc["user_name"],
+        idempotency_key=doc["idempotency_key"],
+        fingerprint=doc["fingerprint"],
+        kind=doc["kind"],
+        engine=doc["engine"],
+        dataset=doc["dataset_name"],
+        request=doc["request"],
+        cost=PrivacyCost(doc["epsilon"], doc["delta"]),
+        lease_until=doc["lease_until"],
+        expires_at=doc["expires_at"],
+        status=doc["status"],
+        result=doc.get("result"),
+        error=doc.get("error"),
+        charged=bool(doc.get("charged")),
+        started=bool(doc.get("started")),
+        created_at=doc["created_at"],
     )

@@ -14,7 +14,7 @@ from pymongo.collection import Collection
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from lomas.adapters.mongo import documents as docs
-from lomas.domain import ArchiveRecord, Dataset, Grant, PrivacyCost, User
+from lomas.domain import ArchiveRecord, Dataset, Grant, Job, PrivacyCost, User
 from lomas.errors import Conflict, StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -49,6 +49,7 @@ class MongoStore:
         self.grants: Collection[dict[str, Any]] = db["grants"]
         self.archives: Collection[dict[str, Any]] = db["archives"]
         self.rates: Collection[dict[str, Any]] = db["rate_windows"]
+        self.jobs: Collection[dict[str, Any]] = db["jobs"]
 
     @classmethod
     def connect(cls, url: str, db_name: str, timeout_ms: int = 5000) -> MongoStore:
@@ -73,6 +74,10 @@ class MongoStore:
         self.archives.create_index([("dataset_name", ASCENDING)])
         self.rates.create_index([("user_name", ASCENDING), ("window", ASCENDING)], unique=True)
         self.rates.create_index([("expires_at", ASCENDING)], expireAfterSeconds=0)
+        self.jobs.create_index([("uid", ASCENDING)], unique=True)
+        self.jobs.create_index(
+            [("user_name", ASCENDING), ("idempotency_key", ASCENDING)], unique=True)
+        self.jobs.create_index([("expires_at", ASCENDING)], expireAfterSeconds=0)
 
     @_translated
     def ping(self) -> None:
@@ -315,6 +320,54 @@ class MongoStore:
             except DuplicateKeyError:
                 continue
         raise StoreUnavailable("The state store is unavailable.")
+
+    # ------------------------------------------------------------------ jobs
+    @_translated
+    def create_job(self, job: Job) -> Job | None:
+        for _ in range(2):  # the other job may expire (TTL) between the insert and the read
+            try:
+                self.jobs.insert_one(docs.job_doc(job))
+                return None
+            except DuplicateKeyError:
+                doc = self.jobs.find_one(
+                    {"user_name": job.user, "idempotency_key": job.idempotency_key})
+                if doc is not None:
+                    return docs.job_from(doc)
+        raise StoreUnavailable("The state store is unavailable.")
+
+    @_translated
+    def get_job(self, uid: str) -> Job | None:
+        doc = self.jobs.find_one({"uid": uid})
+        return docs.job_from(doc) if doc else None
+
+    @_translated
+    def mark_job_charged(self, uid: str) -> None:
+        self.jobs.update_one({"uid": uid}, {"$set": {"charged": True}})
+
+    @_translated
+    def start_job(self, uid: str, now: datetime) -> Job | None:
+        doc = self.jobs.find_one_and_update(
+            {"uid": uid, "status": "in_progress", "started": False, "lease_until": {"$gt": now}},
+            {"$set": {"started": True}}, return_document=ReturnDocument.AFTER)
+        return docs.job_from(doc) if doc else None
+
+    @_translated
+    def finish_job(self, uid: str, *, status: str, expires_at: datetime,
+                   result: dict[str, Any] | None = None,
+                   error: dict[str, str] | None = None) -> bool:
+        done = self.jobs.update_one(
+            {"uid": uid, "status": "in_progress"},
+            {"$set": {"status": status, "result": result, "error": error,
+                      "expires_at": expires_at}})
+        return done.modified_count == 1
+
+    @_translated
+    def expire_job(self, uid: str, now: datetime, error: dict[str, str],
+                   expires_at: datetime) -> Job | None:
+        doc = self.jobs.find_one_and_update(
+            {"uid": uid, "status": "in_progress", "lease_until": {"$lt": now}},
+            {"$set": {"status": "failed", "error": error, "expires_at": expires_at}})
+        return docs.job_from(doc) if doc else None
 
     @_translated
     def list_archives(

@@ -1,0 +1,77 @@
+"""Job runners: worker threads in this process, or an asynchronous Lambda invocation."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+JOB_EVENT_KEY = "lomas_job"
+"""A Lambda event {"lomas_job": "<uid>"} asks the function to run that job."""
+
+
+class JobDispatchFailed(RuntimeError):
+    """The job could not be handed to a runner."""
+
+
+class ThreadRunner:
+    """A bounded pool of worker threads (the container). Jobs beyond it wait in its
+    queue; a job still queued when its lease ends is failed and refunded by its reader."""
+
+    def __init__(self, workers: int) -> None:
+        self._workers = workers
+        self._pool: ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()
+
+    def dispatch(self, uid: str, work: Callable[[], None]) -> None:
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self._workers, thread_name_prefix="lomas-job")
+            try:
+                self._pool.submit(work)
+            except RuntimeError as exc:  # shut down
+                raise JobDispatchFailed(f"job {uid}: the worker pool is shut down") from exc
+
+    def shutdown(self, wait: bool = True) -> None:
+        with self._lock:
+            if self._pool is not None:
+                self._pool.shutdown(wait=wait)
+
+
+class LambdaRunner:
+    """Invokes a Lambda function (by default this one) asynchronously with the job's uid.
+
+    Lambda cannot keep working after it has answered, so the job runs in another
+    invocation; see `functions.common.lambda_events` for the receiving end.
+    """
+
+    def __init__(self, function_name: str | None = None, client: Any = None) -> None:
+        self._function = function_name
+        self._client = client
+
+    @property
+    def function_name(self) -> str:
+        name = self._function or os.environ.get("AWS_LAMBDA_FUNCTION_NAME")
+        if not name:
+            raise JobDispatchFailed("no function to run jobs: set LOMAS_JOB_FUNCTION_NAME")
+        return name
+
+    def dispatch(self, uid: str, work: Callable[[], None]) -> None:
+        if self._client is None:
+            import boto3
+
+            self._client = boto3.client("lambda")
+        try:
+            answer = self._client.invoke(
+                FunctionName=self.function_name, InvocationType="Event",
+                Payload=json.dumps({JOB_EVENT_KEY: uid}).encode())
+        except Exception as exc:
+            raise JobDispatchFailed(f"job {uid}: {type(exc).__name__}") from exc
+        if answer.get("StatusCode") != 202:
+            raise JobDispatchFailed(f"job {uid}: Lambda answered {answer.get('StatusCode')}")

@@ -1,0 +1,185 @@
+"""Queries as background jobs: checked and charged at submit, run by a runner, read by uid.
+
+The budget rules are those of a direct query: the cost is computed (and the query
+tried on dummy data) before anything is charged, it is spent at submit in the same
+atomic update under the Idempotency-Key, and one key is one job. A runner takes a
+job once (`start_job`); a job whose lease ends before it finishes is failed by the
+next reader: refunded if no runner took it, its cost kept if the data may have been
+read.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from lomas_client import routes as r
+
+from lomas.domain import Job, User
+from lomas.errors import Conflict, LomasError, NotFound
+from lomas.services.access import no_access
+from lomas.services.context import Context
+from lomas.services.engines import ENGINES, Engine
+from lomas.services.querying import (
+    INTERNAL,
+    Claim,
+    claim_and_charge,
+    dummy_response,
+    fingerprint,
+    give_back,
+    plan,
+    private_executor,
+    run_claimed,
+)
+
+log = logging.getLogger(__name__)
+
+BY_NAME = {engine.name: engine for engine in ENGINES}
+NOT_STARTED = {"type": "InternalServer", "message": "The job could not be started in time; "
+               "nothing was charged for it."}
+LOST = {"type": "InternalServer", "message": "The job's runner stopped before it finished (a "
+        "timeout or a crash). Its cost stays spent: the data may have been read."}
+
+
+def _retention(ctx: Context, now: datetime) -> datetime:
+    return now + timedelta(seconds=ctx.settings.job_retention_seconds)
+
+
+def submit(ctx: Context, user: User, engine: Engine, req: Any, idempotency_key: str | None,
+           *, dummy: bool) -> Job:
+    """Check, price and (for a real query) charge the request, then hand it to a runner.
+
+    A key that has a job already gives that job back. Raises what a direct query
+    raises before its charge (UnauthorizedAccess, RateLimited, InvalidQuery), and
+    Conflict for a key used with another request. A failure at the charge (budget)
+    is the job's outcome: the job is failed at once.
+    """
+    planned = plan(ctx, user, engine, req, dummy=dummy)
+    kind = "dummy" if dummy else "query"
+    now = datetime.now(UTC)
+    lease_until = now + timedelta(seconds=ctx.settings.claim_lease_seconds)
+    uid = uuid.uuid4().hex
+    job = Job(uid=uid, user=user.name, idempotency_key=idempotency_key or f"job-{uid}",
+              fingerprint=fingerprint(f"{kind}:{engine.name}", planned.request), kind=kind,
+              engine=engine.name, dataset=planned.dataset.name, request=planned.request,
+              cost=planned.prepared.cost, lease_until=lease_until,
+              expires_at=_retention(ctx, lease_until))
+    if (existing := ctx.store.create_job(job)) is not None:
+        if existing.fingerprint != job.fingerprint:
+            raise Conflict("This Idempotency-Key was already used for a different request.")
+        return existing
+    if not dummy:
+        try:
+            claim = claim_and_charge(ctx, user, planned.dataset, engine.name, planned.request,
+                                     job.cost, job.idempotency_key, owner=uid)
+        except LomasError as exc:
+            return _record(ctx, job, "failed", error={"type": exc.type, "message": exc.message})
+        if isinstance(claim, dict):  # the key's query ran already (a direct request)
+            return _record(ctx, job, "complete", result=claim)
+        if claim.charged_now:
+            ctx.store.mark_job_charged(uid)
+    try:
+        ctx.jobs.dispatch(uid, lambda: run(ctx, uid))
+    except Exception:
+        log.exception("job %s could not be dispatched", uid)
+        return _lapse(ctx, job, now=job.lease_until + timedelta(seconds=1))  # lapse it now
+    return ctx.store.get_job(uid) or job
+
+
+def run(ctx: Context, uid: str) -> None:
+    """Run job `uid` here, once: a second delivery, or a job that lapsed, does nothing."""
+    job = ctx.store.start_job(uid, datetime.now(UTC))
+    if job is None:
+        log.info("job %s not run: taken, finished or lapsed", uid)
+        return
+    try:
+        result = _execute(ctx, job)
+    except LomasError as exc:
+        _record(ctx, job, "failed", error={"type": exc.type, "message": exc.message})
+    except Exception:
+        log.exception("job %s failed", uid)
+        _record(ctx, job, "failed", error=INTERNAL)
+    else:
+        _record(ctx, job, "complete", result=result)
+
+
+def _execute(ctx: Context, job: Job) -> dict[str, Any]:
+    user = User(job.user)
+    routes = r.ENGINES[job.engine]
+    model = (routes.dummy if job.kind == "dummy" else routes.query).body
+    assert model is not None
+    dataset = ctx.store.get_dataset(job.dataset)
+    claim = None
+    if job.kind == "query":
+        if dataset is None:  # deleted meanwhile, with its grants
+            ctx.store.release(job.user, job.idempotency_key, job.uid)
+            raise no_access(job.dataset)
+        claim = Claim(user, dataset, job.engine, job.cost, job.idempotency_key, job.uid,
+                      job.charged)
+    elif dataset is None:
+        raise no_access(job.dataset)
+    try:
+        req = model.model_validate(job.request)
+        prepared = BY_NAME[job.engine].prepare(dataset, req)
+    except BaseException:
+        if claim is not None:
+            give_back(ctx, claim)  # nothing was read
+        raise
+    if claim is None:
+        return dummy_response(user, dataset, prepared, req)
+    return run_claimed(ctx, claim, private_executor(ctx, user, prepared))
+
+
+def _record(ctx: Context, job: Job, status: str, **outcome: Any) -> Job:
+    now = datetime.now(UTC)
+    if not ctx.store.finish_job(job.uid, status=status, expires_at=_retention(ctx, now),
+                                **outcome):
+        log.warning("job %s was finished meanwhile (its lease ended?); outcome %s dropped",
+                    job.uid, status)
+    return ctx.store.get_job(job.uid) or job
+
+
+def _lapse(ctx: Context, job: Job, now: datetime) -> Job:
+    """Fail a job in progress whose lease ended; give back a charge no runner used."""
+    if job.finished or job.lease_until >= now:
+        return job
+    # After the lease no runner can take the job, so `started` is settled.
+    error = LOST if job.started else NOT_STARTED
+    before = ctx.store.expire_job(job.uid, now, error, _retention(ctx, datetime.now(UTC)))
+    if before is not None and before.kind == "query":
+        if before.started:
+            ctx.store.finish(before.user, before.idempotency_key, status="failed",
+                             cost=before.cost, error=error, owner=before.uid)
+        else:
+            if before.charged:
+                ctx.store.refund(before.user, before.dataset, before.cost,
+                                 before.idempotency_key)
+            ctx.store.release(before.user, before.idempotency_key, before.uid)
+        log.warning("job %s lapsed (started=%s)", job.uid, before.started)
+    return ctx.store.get_job(job.uid) or job
+
+
+def await_job(ctx: Context, job: Job, wait: float) -> Job:
+    """The job once finished, or as it is after `wait` seconds (at most the configured
+    maximum). Polls the store, so it sees jobs run by any instance."""
+    deadline = time.monotonic() + max(0.0, min(wait, ctx.settings.job_max_wait_seconds))
+    delay = 0.02
+    while True:
+        job = _lapse(ctx, job, datetime.now(UTC))
+        left = deadline - time.monotonic()
+        if job.finished or left <= 0:
+            return job
+        time.sleep(min(delay, left))
+        delay = min(delay * 1.5, 0.5)
+        job = ctx.store.get_job(job.uid) or job
+
+
+def status(ctx: Context, user: User, uid: str, wait: float = 0.0) -> Job:
+    """The caller's job (an admin's: anybody's). Raises NotFound for another's job too."""
+    job = ctx.store.get_job(uid)
+    if job is None or (job.user != user.name and not user.is_admin):
+        raise NotFound(f"No job {uid!r}.")
+    return await_job(ctx, job, wait)
