@@ -65,17 +65,23 @@ class SmartnoiseSqlClient:
 
 
 class Client:
-    """Lomas for one dataset: `Client(url, token, dataset_name)`."""
+    """Lomas for one dataset: `Client(url, token, dataset_name)`, or signed in with the
+    office's identity provider: `Client(url, dataset_name=..., auth=OidcLogin.device(...))`.
+    """
 
-    def __init__(self, url: str, token: str, dataset_name: str,
+    def __init__(self, url: str, token: str | None = None, dataset_name: str = "",
                  session: requests.Session | None = None,
                  timeout: tuple[float, float] = DEFAULT_TIMEOUT, *, progress: bool = True,
-                 job_timeout: float | None = DEFAULT_JOB_TIMEOUT) -> None:
-        """progress=False: no progress line while a query waits. job_timeout: how long
+                 job_timeout: float | None = DEFAULT_JOB_TIMEOUT,
+                 auth: requests.auth.AuthBase | None = None) -> None:
+        """token: an API token, or auth: an `lomas_client.oidc.OidcLogin` (one of the two).
+        progress=False: no progress line while a query waits. job_timeout: how long
         query() waits for a result (seconds; None: no limit)."""
+        if not dataset_name:
+            raise TypeError("dataset_name is required")
         self.dataset_name = dataset_name
         self._http = Transport(url, token, session, timeout, progress=progress,
-                               job_timeout=job_timeout)
+                               job_timeout=job_timeout, auth=auth)
         self.smartnoise_sql = SmartnoiseSqlClient(self._http, dataset_name)
         self.opendp = OpenDPClient(self._http, dataset_name, self._metadata)
 

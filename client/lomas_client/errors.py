@@ -49,7 +49,7 @@ class ExternalLibraryError(LomasClientError):
 
 
 class ServiceUnavailableError(LomasClientError):
-    """503: the store or the dataset source is unreachable for now."""
+    """503: the store, the dataset source or the identity provider is unreachable for now."""
 
 
 class InternalServerError(LomasClientError):
@@ -68,6 +68,7 @@ BY_TYPE: dict[str, type[LomasClientError]] = {
     "ExternalLibraryError": ExternalLibraryError,
     "StoreUnavailable": ServiceUnavailableError,
     "DatasetUnavailable": ServiceUnavailableError,
+    "IdentityProviderUnavailable": ServiceUnavailableError,
     "InternalServer": InternalServerError,
 }
 

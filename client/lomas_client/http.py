@@ -74,12 +74,20 @@ def route_body(route: Route, **fields: Any) -> dict[str, Any]:
 class Transport:
     """Sends JSON to a Lomas server with one token."""
 
-    def __init__(self, url: str, token: str, session: requests.Session | None = None,
+    def __init__(self, url: str, token: str | None, session: requests.Session | None = None,
                  timeout: tuple[float, float] = DEFAULT_TIMEOUT, *, progress: bool = True,
-                 job_timeout: float | None = DEFAULT_JOB_TIMEOUT) -> None:
+                 job_timeout: float | None = DEFAULT_JOB_TIMEOUT,
+                 auth: requests.auth.AuthBase | None = None) -> None:
+        """`token`: an API token; or `auth`: what sets the Authorization header of each
+        request (an `OidcLogin`, which refreshes its tokens)."""
+        if (token is None) == (auth is None):
+            raise TypeError("give either token= (an API token) or auth= (an OidcLogin)")
         self.url = url.rstrip("/")
         self.session = session or default_session()
-        self.session.headers["Authorization"] = f"Bearer {token}"
+        if auth is not None:
+            self.session.auth = auth
+        else:
+            self.session.headers["Authorization"] = f"Bearer {token}"
         self.timeout = timeout
         self.progress = progress
         self.job_timeout = job_timeout

@@ -29,12 +29,30 @@ err = Console(stderr=True)
 Url = Annotated[str, typer.Option("--url", envvar="LOMAS_ADMIN_URL", help="Admin API URL.")]
 Token = Annotated[str, typer.Option("--token", envvar="LOMAS_ADMIN_TOKEN", help="Admin token.",
                                     show_default=False)]
+Issuer = Annotated[str, typer.Option(
+    "--oidc-issuer", envvar="LOMAS_ADMIN_OIDC_ISSUER", show_default=False,
+    help="Sign in with this OIDC issuer instead of a token (needs the oidc extra of "
+         "lomas-client).")]
+ClientId = Annotated[str, typer.Option(
+    "--oidc-client-id", envvar="LOMAS_ADMIN_OIDC_CLIENT_ID", help="The OIDC client id.")]
+ClientSecret = Annotated[str, typer.Option(
+    "--oidc-client-secret", envvar="LOMAS_ADMIN_OIDC_CLIENT_SECRET", show_default=False,
+    help="A client secret (client credentials, for scripts); without it, the device flow "
+         "prints a URL and a code to sign in with.")]
 State: dict[str, Transport] = {}
 
 
 @app.callback()
-def main_options(url: Url = "http://127.0.0.1:8000", token: Token = "") -> None:
-    State["http"] = Transport(url, token)
+def main_options(url: Url = "http://127.0.0.1:8000", token: Token = "", issuer: Issuer = "",
+                 client_id: ClientId = "lomas-admin", client_secret: ClientSecret = "") -> None:
+    if not issuer:
+        State["http"] = Transport(url, token)
+        return
+    from lomas_client.oidc import OidcLogin
+
+    login = (OidcLogin.client_credentials(issuer, client_id, client_secret) if client_secret
+             else OidcLogin.device(issuer, client_id))
+    State["http"] = Transport(url, None, auth=login)
 
 
 def call(route: Route, body: dict[str, Any] | None = None, **kwargs: Any) -> Any:

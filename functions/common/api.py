@@ -96,7 +96,7 @@ def endpoint(
                 if size > ctx.settings.max_body_bytes:
                     raise PayloadTooLarge(
                         f"The request body is over {ctx.settings.max_body_bytes} bytes.")
-                user = authenticate(ctx.store, bearer(request))
+                user = authenticate(ctx.store, bearer(request), ctx.oidc)
                 if admin:
                     require_admin(user)
                 args = [parse_body(request, body)] if body else []

@@ -25,6 +25,7 @@ STATUS: dict[type[e.LomasError], int] = {
     e.InternalServer: 500,
     e.DatasetUnavailable: 503,
     e.StoreUnavailable: 503,
+    e.IdentityProviderUnavailable: 503,
 }
 
 

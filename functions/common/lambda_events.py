@@ -21,6 +21,7 @@ from lomas.errors import StoreUnavailable
 from lomas.services import jobs
 from lomas.services.context import Context
 from lomas_client.models import ErrorResponse
+from pydantic import ValidationError
 
 from functions.common.gateway import Gateway, Reply, build_gateway
 from functions.common.jobs import BASE_PATH_HEADER
@@ -134,7 +135,13 @@ def lambda_handler(*apps: str) -> Handler:
     Exits with one log line when there is no MongoDB URL (the embedded store is for
     local runs only) or the store cannot be reached; Lambda retries the cold start.
     """
-    settings = Settings()
+    try:
+        settings = Settings()
+    except ValidationError as exc:  # e.g. an OIDC issuer without its audience
+        configure_logging("INFO")
+        log.critical("invalid settings: %s", "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors()))
+        raise SystemExit(1) from None
     configure_logging(settings.log_level)
     try:
         ctx = build_context(settings)

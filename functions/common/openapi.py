@@ -21,7 +21,8 @@ from functions.common.errors import STATUS
 REF = "#/components/schemas/{model}"
 REASONS = {
     400: "Invalid request: bad JSON, fields, SQL or pipeline; nothing is charged.",
-    401: "Missing or unknown token.",
+    401: "Missing, unknown, expired or otherwise invalid token (API token or OIDC JWT), "
+         "or a JWT for a user Lomas does not know.",
     403: "No grant on the dataset (or unknown dataset), user disabled, not an admin, "
          "or the remaining budget does not cover the cost.",
     404: "Unknown user, dataset or grant; a job that is not yours.",
@@ -31,7 +32,8 @@ REASONS = {
     422: "The DP library failed on the private data after the charge.",
     429: "Too many queries: nothing was run or charged; retry after Retry-After seconds.",
     500: "Unexpected error; the message carries the request id.",
-    503: "The state store or the dataset's source is unavailable; a query is refunded.",
+    503: "The state store, the dataset's source or the identity provider is unavailable; "
+         "a query is refunded.",
 }
 AUTHENTICATED = (400, 401, 403, 413, 500, 503)
 

@@ -19,11 +19,12 @@ from lomas.adapters.loaders.secrets import (
     aws_secret_string,
 )
 from lomas.adapters.mongo import MongoStore
+from lomas.adapters.oidc import OidcVerifier
 from lomas.adapters.runners import LambdaRunner, ThreadRunner
 from lomas.config import Settings
 from lomas.dp.tables import TableCache
 from lomas.ports import JobRunner, SecretStore
-from lomas.services.context import Context
+from lomas.services.context import Context, OidcRules
 
 
 class MissingStore(RuntimeError):
@@ -93,7 +94,19 @@ def build_context(settings: Settings, store: MongoStore | None = None,
         store = MongoStore.connect(settings.mongodb_url, settings.mongodb_db)
     loader = loader or build_loader(settings)
     tables = TableCache(loader, settings.cache_max_bytes, settings.cache_revalidate_seconds)
-    return Context(settings, store, loader, tables, build_runner(settings))
+    return Context(settings, store, loader, tables, build_runner(settings),
+                   build_oidc(settings))
+
+
+def build_oidc(settings: Settings) -> OidcRules | None:
+    """The OIDC rules when an issuer is configured; its keys are fetched on first use."""
+    if settings.oidc_issuer is None or settings.oidc_audience is None:
+        return None
+    verifier = OidcVerifier(settings.oidc_issuer, settings.oidc_audience,
+                            settings.oidc_algorithms, settings.oidc_leeway_seconds,
+                            settings.oidc_jwks_min_refresh_seconds)
+    return OidcRules(verifier, settings.oidc_user_claim, settings.oidc_admin_claim,
+                     settings.oidc_admin_value, settings.oidc_auto_provision)
 
 
 def build_runner(settings: Settings) -> JobRunner:

@@ -1,10 +1,28 @@
 """The one Settings class. Built in the composition roots, passed inward."""
 
-from pathlib import Path
-from typing import Literal
+from __future__ import annotations
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pathlib import Path
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+ASYMMETRIC_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256",
+                         "ES384", "ES512", "EdDSA")
+LOOPBACK_HOSTS = {"127.0.0.1", "::1", "localhost"}
+
+
+def check_oidc_url(url: str, what: str) -> str:
+    """An https:// URL, or http:// on loopback (tests, local runs). Raises ValueError."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    loopback = host in LOOPBACK_HOSTS or host.startswith("127.")
+    if not parts.netloc or not (parts.scheme == "https"
+                                or (parts.scheme == "http" and loopback)):
+        raise ValueError(f"{what} must be an https:// URL (http:// only on loopback): {url!r}")
+    return url
 
 
 class Settings(BaseSettings):
@@ -57,6 +75,29 @@ class Settings(BaseSettings):
     job_max_wait_seconds: float = Field(
         default=20.0, ge=0, le=25, description="The longest wait=N a request may ask for "
         "(Prefer: wait, /status?wait): under API Gateway's 30 s timeout.")
+    oidc_issuer: str | None = Field(
+        default=None, description="Accept JSON Web Tokens from this OIDC issuer (https://, or "
+        "http:// on loopback); unset: API tokens only.")
+    oidc_audience: str | None = Field(
+        default=None, description="The `aud` a token must have (required with the issuer).")
+    oidc_user_claim: str = Field(
+        default="preferred_username", description="The claim naming the Lomas user.")
+    oidc_admin_claim: str = Field(
+        default="groups", description="The claim (a string or a list) that can make an admin.")
+    oidc_admin_value: str | None = Field(
+        default=None, description="A token whose admin claim holds this value is an admin's "
+        "(e.g. a group); unset: only users made admin in Lomas are.")
+    oidc_algorithms: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=ASYMMETRIC_ALGORITHMS, description="Signature algorithms accepted (asymmetric "
+        "only).")
+    oidc_leeway_seconds: int = Field(
+        default=60, ge=0, le=300, description="Clock skew allowed on exp and nbf.")
+    oidc_jwks_min_refresh_seconds: float = Field(
+        default=30.0, ge=0, description="An unknown key id fetches the issuer's keys again at "
+        "most this often.")
+    oidc_auto_provision: bool = Field(
+        default=False, description="Create a Lomas user (no grants, not admin) on the first "
+        "valid token of an unknown name; off: an admin creates users.")
     cache_max_bytes: int = Field(
         default=4 << 30, description="Memory for warm tables and their SQLite copies (LRU).")
     cache_revalidate_seconds: float = Field(
@@ -72,6 +113,31 @@ class Settings(BaseSettings):
     http_max_bytes: int = 2 << 30
     http_max_redirects: int = 3
     log_level: str = "INFO"
+
+    @field_validator("oidc_issuer", "oidc_audience", "oidc_admin_value", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value  # a template parameter left empty
+
+    @field_validator("oidc_algorithms", mode="before")
+    @classmethod
+    def _comma_list(cls, value: object) -> object:
+        if isinstance(value, str):  # LOMAS_OIDC_ALGORITHMS=RS256,ES256
+            return tuple(v.strip() for v in value.split(",") if v.strip())
+        return value
+
+    @model_validator(mode="after")
+    def _oidc(self) -> Settings:
+        if self.oidc_issuer is None:
+            return self
+        check_oidc_url(self.oidc_issuer, "LOMAS_OIDC_ISSUER")
+        if not self.oidc_audience:
+            raise ValueError("LOMAS_OIDC_AUDIENCE is required with LOMAS_OIDC_ISSUER")
+        if not self.oidc_algorithms or not set(self.oidc_algorithms) <= set(
+                ASYMMETRIC_ALGORITHMS):
+            raise ValueError("LOMAS_OIDC_ALGORITHMS must be asymmetric algorithms, some of "
+                             + ", ".join(ASYMMETRIC_ALGORITHMS))
+        return self
 
     @property
     def resolved_data_root(self) -> Path:

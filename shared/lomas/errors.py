@@ -74,6 +74,10 @@ class StoreUnavailable(LomasError):
     """The state store could not be reached."""
 
 
+class IdentityProviderUnavailable(LomasError):
+    """The OIDC issuer's discovery document or keys could not be read."""
+
+
 class InternalServer(LomasError):
     """Anything unexpected; the details are only in the server log."""
 

@@ -177,6 +177,12 @@ class DatasetSources(DatasetLoader, Protocol):
         """Load once and report how the data departs from its metadata."""
 
 
+class TokenVerifier(Protocol):
+    def claims(self, token: str) -> dict[str, Any]:
+        """The claims of a JSON Web Token whose signature, issuer, audience and validity
+        period check out. Raises Unauthenticated, IdentityProviderUnavailable."""
+
+
 class SecretStore(Protocol):
     def get(self, name: str) -> dict[str, str]:
         """The named secret's fields. Raises SecretNotFound."""

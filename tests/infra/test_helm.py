@@ -111,6 +111,12 @@ def test_production_values_add_ingress_hpa_and_pdb() -> None:
     (secret,) = docs["Secret"]
     files = yaml.safe_load(base64.b64decode(secret["data"]["dataset-secrets.yaml"]))
     assert set(files["census_ro"]) == {"aws_access_key_id", "aws_secret_access_key"}
+    config = docs["ConfigMap"][0]["data"]
+    assert config["LOMAS_OIDC_ISSUER"] == "https://sso.nso.internal/realms/stats"
+    assert (config["LOMAS_OIDC_AUDIENCE"], config["LOMAS_OIDC_ADMIN_VALUE"]) == (
+        "lomas", "lomas-admins")
+    minimal = by_kind(manifests(values_of(CHART / "ci" / "minimal-values.yaml")))
+    assert not any(k.startswith("LOMAS_OIDC") for k in minimal["ConfigMap"][0]["data"])
 
 
 def test_mongodb_enabled_runs_a_statefulset_the_server_uses() -> None:
@@ -145,6 +151,8 @@ def test_an_existing_secret_replaces_the_chart_secret() -> None:
     {"replicaCount": "two", **EXTERNAL},                 # wrong type
     {"ingress": {"enabled": "yes"}, **EXTERNAL},         # wrong type
     {"service": {"type": "Ingress"}, **EXTERNAL},        # not one of the choices
+    {"lomas": {"oidc": {"issuer": "http://sso.nso.internal", "audience": "l"}},
+     **EXTERNAL},                                        # a plain-http issuer
 ])
 def test_the_schema_refuses_typos_and_wrong_types(values: dict[str, Any]) -> None:
     with helm.Chart.load(str(CHART)) as chart, pytest.raises(helm.HelmValuesError):
@@ -167,6 +175,11 @@ def test_the_schema_refuses_typos_and_wrong_types(values: dict[str, Any]) -> Non
 def test_the_chart_refuses_a_missing_or_placeholder_mongodb_url(url: str) -> None:
     with pytest.raises(helm.HelmError, match="mongodbUrl"):
         render({"mongodbUrl": url})
+
+
+def test_an_oidc_issuer_needs_its_audience() -> None:
+    with pytest.raises(helm.HelmError, match="audience is required"):
+        render({"lomas": {"oidc": {"issuer": "https://sso.nso.internal"}}, **EXTERNAL})
 
 
 def test_mongodb_enabled_with_an_external_url_is_refused() -> None:

@@ -30,6 +30,18 @@ def test_without_a_mongodb_url_the_function_stops_with_one_log_line(module: str)
     assert "LOMAS_MONGODB_URL" in entry["message"] and "local runs only" in entry["message"]
 
 
+def test_invalid_oidc_settings_stop_the_function_with_one_log_line() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LOMAS_")}
+    env.update(LOMAS_MONGODB_URL="mongodb://127.0.0.1:9",
+               LOMAS_OIDC_ISSUER="http://idp.example.org/realms/nso", LOMAS_OIDC_AUDIENCE="")
+    run = subprocess.run([sys.executable, "-c", "import functions.query.handler"], env=env,
+                         cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 1
+    (line,) = run.stderr.strip().splitlines()
+    entry = json.loads(line)
+    assert entry["level"] == "CRITICAL" and "https://" in entry["message"]
+
+
 def test_the_url_comes_from_its_secret_read_once() -> None:
     reads: list[str] = []
 

@@ -133,6 +133,31 @@ def test_the_query_function_may_invoke_itself_for_jobs_and_nothing_more(
     assert config["Properties"]["MaximumEventAgeInSeconds"] == event_age
 
 
+@pytest.mark.parametrize("jwt", [False, True])
+def test_the_jwt_authorizer_is_a_parameter(translated: dict[str, Any], jwt: bool) -> None:
+    params = {**PARAMS, "OidcIssuer": "https://cognito-idp.eu-central-2.amazonaws.com/pool",
+              "OidcAudience": "client-id", "ApiJwtAuthorizer": str(jwt).lower()}
+    conditions = {"UseJwtAuthorizer": jwt}
+    (authorizer,) = resources(translated, "AWS::ApiGatewayV2::Authorizer").values()
+    assert authorizer["Condition"] == "UseJwtAuthorizer"
+    assert evaluate(authorizer["Properties"], params) == {
+        "ApiId": "<LomasApi>", "Name": "oidc", "AuthorizerType": "JWT",
+        "IdentitySource": ["$request.header.Authorization"],
+        "JwtConfiguration": {"Issuer": params["OidcIssuer"], "Audience": ["client-id"]}}
+    auth = {}
+    for route in resources(translated, "AWS::ApiGatewayV2::Route").values():
+        props = evaluate(route["Properties"], params, conditions)
+        auth[props["RouteKey"]] = (props["AuthorizationType"], props.get("AuthorizerId"))
+    guarded = ("JWT", "<OidcAuthorizer>") if jwt else ("NONE", None)
+    assert auth == {"$default": guarded, "ANY /admin/{proxy+}": guarded,
+                    "POST /admin/datasets/{dataset_name}/check": guarded,
+                    "GET /health": ("NONE", None), "GET /openapi.json": ("NONE", None)}
+    for function in resources(translated, "AWS::Lambda::Function").values():
+        env = evaluate(function["Properties"]["Environment"]["Variables"], params)
+        assert env["LOMAS_OIDC_ISSUER"] == params["OidcIssuer"]  # the functions verify too
+        assert env["LOMAS_OIDC_AUDIENCE"] == "client-id"
+
+
 def test_the_api_may_invoke_each_function(translated: dict[str, Any]) -> None:
     permissions = resources(translated, "AWS::Lambda::Permission").values()
     invoked = {evaluate(p["Properties"]["FunctionName"], PARAMS): p for p in permissions}
@@ -143,16 +168,18 @@ def test_the_api_may_invoke_each_function(translated: dict[str, Any]) -> None:
         assert source.startswith("arn:aws:execute-api:eu-central-2:123456789012:<LomasApi>/")
 
 
-def _api_routes(template: dict[str, Any]) -> list[tuple[str, str, str]]:
+def _api_routes(template: dict[str, Any],
+                conditions: dict[str, bool] | None = None) -> list[tuple[str, str, str]]:
     """(path, method, function) of each HTTP API route; method "ANY", path "$default"."""
-    (api,) = resources(template, "AWS::ApiGatewayV2::Api").values()
+    integrations = resources(template, "AWS::ApiGatewayV2::Integration")
     routes = []
-    for path, methods in api["Properties"]["Body"]["paths"].items():
-        for method, spec in methods.items():
-            uri = spec["x-amazon-apigateway-integration"]["uri"]["Fn::Sub"]
-            function = uri.split("${")[-1].split(".Arn")[0]
-            verb = "ANY" if method == "x-amazon-apigateway-any-method" else method.upper()
-            routes.append((path.lstrip("/") if path == "/$default" else path, verb, function))
+    for route in resources(template, "AWS::ApiGatewayV2::Route").values():
+        props = evaluate(route["Properties"], PARAMS, conditions or {"UseJwtAuthorizer": False})
+        assert props["ApiId"] == "<LomasApi>"
+        integration = integrations[props["Target"].removeprefix("integrations/<").rstrip(">")]
+        function = integration["Properties"]["IntegrationUri"]["Fn::GetAtt"][0]
+        method, _, path = props["RouteKey"].rpartition(" ")
+        routes.append((path, method or "ANY", function))
     return routes
 
 

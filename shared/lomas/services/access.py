@@ -2,23 +2,68 @@
 
 from __future__ import annotations
 
+import contextlib
 import hmac
+import logging
+from dataclasses import replace
+
+from lomas_client.models import CreateUserRequest
+from pydantic import ValidationError
 
 from lomas.domain import Dataset, Grant, User
-from lomas.errors import Unauthenticated, UnauthorizedAccess
+from lomas.errors import Conflict, Unauthenticated, UnauthorizedAccess
 from lomas.ports import StateStore
-from lomas.services.tokens import hash_token
+from lomas.services.context import OidcRules
+from lomas.services.tokens import hash_token, new_token
+
+log = logging.getLogger(__name__)
 
 
-def authenticate(store: StateStore, token: str | None) -> User:
-    """The user holding this bearer token. Raises Unauthenticated."""
+def authenticate(store: StateStore, token: str | None, oidc: OidcRules | None = None) -> User:
+    """The user holding this bearer token: an API token, or (with OIDC configured) a JSON
+    Web Token from the issuer. Raises Unauthenticated, IdentityProviderUnavailable."""
     if not token:
         raise Unauthenticated("A bearer token is required.")
+    if oidc is not None and token.count(".") == 2:  # API tokens have no dots
+        return oidc_user(store, oidc, token)
     digest = hash_token(token)
     found = store.find_user_by_token_hash(digest)
     if found is None or not hmac.compare_digest(found[1], digest):
         raise Unauthenticated("The token is not valid.")
     return found[0]
+
+
+def oidc_user(store: StateStore, oidc: OidcRules, token: str) -> User:
+    """The Lomas user a verified token names; an admin if its admin claim says so."""
+    claims = oidc.verifier.claims(token)
+    name = claims.get(oidc.user_claim)
+    if not isinstance(name, str) or not name:
+        raise Unauthenticated(f"The token has no {oidc.user_claim!r} claim naming a user.")
+    user = store.get_user(name)
+    if user is None:
+        if not oidc.auto_provision:
+            raise Unauthenticated(f"There is no Lomas user {name!r}: ask an administrator.")
+        user = _provision(store, name)
+    held = claims.get(oidc.admin_claim)
+    values = held if isinstance(held, list) else [held]
+    if oidc.admin_value is not None and oidc.admin_value in values and not user.is_admin:
+        user = replace(user, is_admin=True)
+    return user
+
+
+def _provision(store: StateStore, name: str) -> User:
+    """A new user with no grants and an API token nobody knows (LOMAS_OIDC_AUTO_PROVISION)."""
+    try:
+        CreateUserRequest(user_name=name)
+    except ValidationError:
+        raise Unauthenticated(f"{name!r} cannot be a Lomas user name.") from None
+    with contextlib.suppress(Conflict):  # another request provisioned it meanwhile
+        store.create_user(User(name), hash_token(new_token()))
+    log.info("user %s provisioned from a token", name)
+    user = store.get_user(name)
+    if user is None:  # deleted again at once
+        raise Unauthenticated(f"There is no Lomas user {name!r}: ask an administrator.")
+    return user
 
 
 def require_admin(user: User) -> None:

@@ -4,7 +4,18 @@ from dataclasses import dataclass
 
 from lomas.config import Settings
 from lomas.dp.tables import TableCache
-from lomas.ports import DatasetSources, JobRunner, StateStore
+from lomas.ports import DatasetSources, JobRunner, StateStore, TokenVerifier
+
+
+@dataclass(frozen=True)
+class OidcRules:
+    """Who a verified token names, and whether it makes an admin (from the settings)."""
+
+    verifier: TokenVerifier
+    user_claim: str = "preferred_username"
+    admin_claim: str = "groups"
+    admin_value: str | None = None
+    auto_provision: bool = False
 
 
 @dataclass(frozen=True)
@@ -16,3 +27,4 @@ class Context:
     loader: DatasetSources
     tables: TableCache
     jobs: JobRunner
+    oidc: OidcRules | None = None
