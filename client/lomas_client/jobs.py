@@ -33,9 +33,11 @@ def job_error(job: m.JobResponse) -> LomasClientError:
 class Progress:
     """One line on stderr while a query waits: its job, status and elapsed time.
 
-    In a terminal or a notebook the line is redrawn; elsewhere (a log) a line is
-    written every 30 s.
+    Nothing for a job that ends within a second. In a terminal or a notebook the line
+    is redrawn; elsewhere (a log) a line is written every 30 s.
     """
+
+    GRACE = 1.0
 
     def __init__(self, uid: str, stream: TextIO | None = None) -> None:
         self.uid, self.stream = uid, stream or sys.stderr
@@ -47,6 +49,8 @@ class Progress:
 
     def update(self, status: str, final: bool = False) -> None:
         elapsed = time.monotonic() - self.started
+        if elapsed < self.GRACE and not self.shown:
+            return
         text = f"lomas job {self.uid[:12]}: {status.replace('_', ' ')}, {elapsed:.0f} s"
         if self.live:
             self.stream.write(f"\r{text}   ")
