@@ -107,6 +107,9 @@ class OidcLogin(requests.auth.AuthBase):
     def _renew(self) -> None:
         from authlib.integrations.base_client import OAuthError
 
+        if self.grant == "client_credentials":
+            self._sign_in()  # a new token, with the same parameters (audience)
+            return
         try:
             if not self._session.ensure_active_token(self._session.token):
                 self._sign_in()  # no refresh token: sign in again

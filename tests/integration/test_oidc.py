@@ -214,3 +214,17 @@ def test_lomas_admin_signs_in_with_client_credentials(server: LiveServer,
         "--url", server.url, "--oidc-issuer", provider.issuer, "--oidc-client-id",
         "census-batch", "--oidc-client-secret", "s3cret", "users", "list"])
     assert researcher.exit_code == 1 and "UnauthorizedAccess" in researcher.output
+
+
+def test_client_credentials_are_fetched_again_before_they_expire(
+        server: LiveServer, provider: Provider) -> None:
+    provider.lifetime = 3
+    login = OidcLogin.client_credentials(provider.issuer, "census-batch", "s3cret",
+                                         audience="lomas", refresh_before=2)
+    client = Client(server.url, dataset_name="income", auth=login, progress=False)
+    assert client.get_remaining_budget()["remaining_epsilon"] == 10.0
+    assert client.get_initial_budget()["initial_epsilon"] == 10.0
+    assert provider.hits["/realms/nso/token"] == 1
+    time.sleep(1.5)  # within refresh_before of its expiry now
+    assert client.get_remaining_budget()["remaining_epsilon"] == 10.0
+    assert provider.hits["/realms/nso/token"] == 2
