@@ -1,8 +1,8 @@
 """Cold vs. warm query on a 1M-row Parquet dataset in S3 (moto's server on loopback).
 
 Cold: the first query of a fresh function instance (fetch from S3, read the
-Parquet file, copy it into SQLite, run). Warm: later queries (a HEAD to check the
-ETag, then the query on the cached SQLite copy). Through the whole HTTP stack.
+Parquet file, check it, run on DuckDB). Warm: later queries (a HEAD to check the
+ETag, then the query on the cached table). Through the whole HTTP stack.
 Run: make bench-s3   (or: .venv/bin/python bench/s3_cache.py --rows 1000000 --runs 10)
 """
 
@@ -90,7 +90,7 @@ def main() -> None:
     print(f"{args.rows:,} rows, Parquet {megabytes:.1f} MB on moto S3; query: {QUERY}")
     print(f"first query (cold): {cold:,.0f} ms")
     print(f"later queries (warm, median of {args.runs}): {warm:,.0f} ms")
-    print(f"cold / warm: {cold / warm:.1f}x   (loads {stats.loads}, SQLite builds {stats.builds})")
+    print(f"cold / warm: {cold / warm:.1f}x   (loads {stats.loads})")
 
 
 if __name__ == "__main__":

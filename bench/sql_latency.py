@@ -24,7 +24,7 @@ from lomas.adapters.mongo.embedded import EmbeddedStore
 from lomas.config import Settings
 from lomas.domain import Dataset, PrivacyCost, User
 from lomas.dp.smartnoise_sql import snsql_metadata
-from lomas.dp.tables import SqlTable
+from lomas.dp.sql_table import SqlTable
 from lomas.services.tokens import hash_token, new_token
 from lomas_client import Client
 from lomas_client import models as m
@@ -67,8 +67,8 @@ def bench_size(rows: int, runs: int, store: MongoStore,
         QUERY, epsilon=1.0 + next(fresh) * 1e-6, delta=1e-5), runs)
     server.close()
 
-    table = SqlTable.build(frame, "income")
-    reader = snsql.from_connection(table.connection, engine="sqlite",
+    table = SqlTable(frame, "income")
+    reader = snsql.from_connection(table.connection, engine="postgres",
                                    privacy=snsql.Privacy(epsilon=1.0, delta=1e-5),
                                    metadata=snsql_metadata("income", metadata))
     direct = median_ms(lambda: reader.execute(QUERY), runs)

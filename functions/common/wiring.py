@@ -21,8 +21,8 @@ from lomas.adapters.loaders.secrets import (
 from lomas.adapters.mongo import MongoStore
 from lomas.adapters.oidc import OidcVerifier
 from lomas.adapters.runners import LambdaRunner, ThreadRunner
+from lomas.adapters.tables import TableCache
 from lomas.config import Settings
-from lomas.dp.tables import TableCache
 from lomas.ports import JobRunner, SecretStore
 from lomas.services.context import Context, OidcRules
 

@@ -99,7 +99,8 @@ class Settings(BaseSettings):
         default=False, description="Create a Lomas user (no grants, not admin) on the first "
         "valid token of an unknown name; off: an admin creates users.")
     cache_max_bytes: int = Field(
-        default=4 << 30, description="Memory for warm tables and their SQLite copies (LRU).")
+        default=4 << 30, description="Memory for warm tables (LRU); their SQL tables scan "
+        "them in place.")
     cache_revalidate_seconds: float = Field(
         default=0.0, description="Trust a cached table this long before asking the source "
         "whether it changed (0: ask on every query; a HEAD or stat is cheap).")

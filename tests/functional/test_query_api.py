@@ -170,7 +170,7 @@ def test_413_body_over_the_limit(query_client: Client, world: World) -> None:
 def test_422_library_failure_after_the_charge(world: World, tmp_path) -> None:
     from dataclasses import replace
 
-    from lomas.dp.tables import TableCache
+    from lomas.adapters.tables import TableCache
 
     from tests.conftest import _install
     from tests.unit.test_querying import ColumnDroppingLoader

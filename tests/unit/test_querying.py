@@ -7,8 +7,8 @@ from dataclasses import replace
 
 import pandas as pd
 import pytest
+from lomas.adapters.tables import TableCache
 from lomas.domain import Dataset, PrivacyCost, User
-from lomas.dp.tables import TableCache
 from lomas.errors import BudgetExhausted, Conflict, DatasetUnavailable, ExternalLibraryError
 from lomas.services import querying
 from lomas.services.engines import SMARTNOISE_SQL as SQL
@@ -67,7 +67,7 @@ def test_same_key_replays_without_a_second_charge(world: World) -> None:
     after_first = remaining(world)
     assert querying.run_query(world.ctx, ALICE, SQL, req(), "key-1") == first
     assert remaining(world) == after_first
-    assert world.ctx.tables.stats.builds == 1
+    assert world.ctx.tables.stats.loads == 1
 
 
 def test_same_key_other_body_is_a_conflict(world: World) -> None:

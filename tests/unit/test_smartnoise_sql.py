@@ -4,7 +4,7 @@ import pytest
 from lomas import demo
 from lomas.domain import PrivacyCost
 from lomas.dp import smartnoise_sql as sn
-from lomas.dp.tables import SqlTable
+from lomas.dp.sql_table import SqlTable
 from lomas.errors import InvalidQuery
 from lomas_client import models as m
 
@@ -18,7 +18,7 @@ def req(query: str, **kw) -> m.SmartnoiseSqlRequest:
 
 @pytest.fixture(scope="module")
 def table() -> SqlTable:
-    return SqlTable.build(demo.income_frame(1000, seed=1), "income")
+    return SqlTable(demo.income_frame(1000, seed=1), "income")
 
 
 def test_cost_is_what_snsql_bills_not_the_requested_epsilon() -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import sqlite3
 from typing import Any
 
 import pandas as pd
@@ -16,7 +15,7 @@ from snsql.sql._mechanisms.base import Mechanism
 from snsql.sql.privacy import Stat
 
 from lomas.domain import PrivacyCost
-from lomas.dp.tables import SqlTable
+from lomas.dp.sql_table import Connection, SqlTable, no_data
 from lomas.errors import ExternalLibraryError, InvalidQuery
 
 log = logging.getLogger(__name__)
@@ -24,8 +23,7 @@ log = logging.getLogger(__name__)
 UNNAMED = "???"  # what snsql calls an unaliased aggregate
 _LIBRARY_ERRORS = (ValueError, TypeError, AttributeError, KeyError, IndexError,
                    NotImplementedError, AssertionError, ZeroDivisionError)
-_NO_DATA = sqlite3.connect(":memory:", check_same_thread=False)
-"""Costing parses the query against metadata only: this connection holds no table."""
+_NO_DATA = no_data()
 
 
 def snsql_metadata(dataset_name: str, metadata: DatasetMetadata) -> Metadata:
@@ -61,9 +59,10 @@ def privacy(epsilon: float, delta: float, mechanisms: dict[str, str]) -> Privacy
     return result
 
 
-def _reader(conn: sqlite3.Connection, name: str, md: DatasetMetadata, priv: Privacy) -> Any:
+def _reader(conn: Connection, name: str, md: DatasetMetadata, priv: Privacy) -> Any:
+    """SmartNoise's reader on DuckDB, through its postgres dialect (see sql_table)."""
     return snsql.from_connection(
-        conn, engine="sqlite", privacy=priv, metadata=snsql_metadata(name, md)
+        conn, engine="postgres", privacy=priv, metadata=snsql_metadata(name, md)
     )
 
 

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from lomas.adapters.tables import TableCache
 from lomas.config import Settings
-from lomas.dp.tables import TableCache
 from lomas.ports import DatasetSources, JobRunner, StateStore, TokenVerifier
 
 

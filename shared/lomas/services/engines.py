@@ -13,11 +13,13 @@ from typing import TYPE_CHECKING, Any
 
 from lomas_client import models as m
 
+from lomas.adapters.tables import CachedData
 from lomas.domain import Dataset, PrivacyCost
-from lomas.dp.tables import CachedData, SqlTable, TableCache
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from lomas.dp.sql_table import SqlTable
 
 # The DP libraries (snsql, OpenDP with polars and scikit-learn: seconds of imports) load
 # with the first query that needs them, not with the function: /health, metadata,
@@ -28,8 +30,10 @@ Result = m.SmartnoiseSqlResult | m.OpenDPResult
 
 @dataclass(frozen=True)
 class Prepared:
+    """A priced query: the service reads the data and hands it to one of the runs."""
+
     cost: PrivacyCost
-    run_private: Callable[[TableCache, CachedData], Result]
+    run_private: Callable[[CachedData], Result]
     run_dummy: Callable[[pd.DataFrame], Result]
 
 
@@ -45,6 +49,7 @@ class Engine:
 def _prepare_sql(dataset: Dataset, req: m.SmartnoiseSqlCostRequest) -> Prepared:
     from lomas.dp import smartnoise_sql
     from lomas.dp.frames import to_tight
+    from lomas.dp.sql_table import SqlTable
 
     cost = smartnoise_sql.estimate_cost(dataset.name, dataset.metadata, req)
 
@@ -55,8 +60,8 @@ def _prepare_sql(dataset: Dataset, req: m.SmartnoiseSqlCostRequest) -> Prepared:
 
     return Prepared(
         cost,
-        run_private=lambda tables, data: on(tables.sql_of(data, dataset.name)),
-        run_dummy=lambda frame: on(SqlTable.build(frame, dataset.name)),
+        run_private=lambda data: on(data.sql_table()),
+        run_dummy=lambda frame: on(SqlTable(frame, dataset.name)),
     )
 
 
@@ -67,7 +72,7 @@ def _prepare_opendp(dataset: Dataset, req: m.OpenDPCostRequest) -> Prepared:
     cost = opendp.cost(pipeline.measurement, dataset.metadata, req.fixed_delta)
     return Prepared(
         cost,
-        run_private=lambda _, data: opendp.execute(pipeline, data.frame, dataset.metadata),
+        run_private=lambda data: opendp.execute(pipeline, data.frame, dataset.metadata),
         run_dummy=lambda frame: opendp.execute(pipeline, frame, dataset.metadata),
     )
 

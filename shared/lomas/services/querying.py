@@ -14,8 +14,8 @@ from typing import Any
 from lomas_client import models as m
 
 from lomas import errors
+from lomas.adapters.tables import CachedData
 from lomas.domain import ArchiveRecord, Dataset, PrivacyCost, User
-from lomas.dp.tables import CachedData
 from lomas.errors import BudgetExhausted, Conflict, LomasError
 from lomas.services.access import dataset_for
 from lomas.services.context import Context
@@ -211,7 +211,7 @@ def plan(ctx: Context, user: User, engine: Engine, req: Any, *, dummy: bool) -> 
 
 def private_executor(ctx: Context, user: User, prepared: Prepared) -> Executor:
     def execute(data: CachedData) -> dict[str, Any]:
-        return _response(user, prepared.cost, prepared.run_private(ctx.tables, data))
+        return _response(user, prepared.cost, prepared.run_private(data))
 
     return execute
 

@@ -1,17 +1,17 @@
-"""Warm per-instance cache of loaded datasets and their SQLite copies.
+"""Warm per-instance cache of loaded datasets, each ready for the DP engines.
 
-Loading a table and copying it into SQLite (what SmartNoise-SQL queries) is
-the slow part of a query; both are kept per dataset and per data version
-(file mtime+size, S3 ETag, HTTP ETag/Last-Modified) in an LRU bounded in
-bytes, and built once even under concurrent requests. A cheap revalidation
-(stat, HEAD) picks up a changed source on the next query.
+Loading a table (download, parse, check against its metadata) is the slow part of
+a query; it is kept per dataset and per data version (file mtime+size, S3 ETag,
+HTTP ETag/Last-Modified) in an LRU bounded in bytes, and loaded once even under
+concurrent requests. A cheap revalidation (stat, HEAD) picks up a changed source
+on the next query. An entry hands the engines what they read: the frame (OpenDP)
+and, built once per version, its DuckDB table (SmartNoise-SQL), which scans the
+frame in place.
 """
 
 from __future__ import annotations
 
 import logging
-import re
-import sqlite3
 import threading
 import time
 from collections import OrderedDict
@@ -19,58 +19,44 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from lomas_client.models import NAME_PATTERN
-
 from lomas.domain import Dataset
 from lomas.ports import DatasetLoader
 
-if TYPE_CHECKING:  # pandas loads with the first table
+if TYPE_CHECKING:  # pandas and DuckDB load with the first table
     import pandas as pd
+
+    from lomas.dp.sql_table import SqlTable
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
-class SqlTable:
-    """A private table in its own in-memory SQLite database, named df and by dataset."""
-
-    connection: sqlite3.Connection
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    @classmethod
-    def build(cls, frame: pd.DataFrame, dataset_name: str) -> SqlTable:
-        if not re.fullmatch(NAME_PATTERN, dataset_name):
-            raise ValueError("dataset names are SQL identifiers")
-        conn = sqlite3.connect(":memory:", check_same_thread=False)
-        frame.to_sql("df", conn, index=False)
-        conn.execute(f'CREATE VIEW "{dataset_name}" AS SELECT * FROM df')  # noqa: S608 - checked
-        return cls(conn)
-
-    def size(self) -> int:
-        pages = self.connection.execute("PRAGMA page_count").fetchone()[0]
-        return int(pages * self.connection.execute("PRAGMA page_size").fetchone()[0])
-
-
-@dataclass
 class CacheStats:
     loads: int = 0
-    builds: int = 0
     evictions: int = 0
 
 
 @dataclass
 class CachedData:
+    """One dataset version: its frame, and its SQL table once an engine asked for it."""
+
+    name: str
     identity: str
     version: str | None
     frame: pd.DataFrame
     checked: float
-    frame_bytes: int = 0
+    size: int = 0  # the frame's bytes: the SQL table scans it and copies nothing
     _sql: SqlTable | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    @property
-    def size(self) -> int:
-        return self.frame_bytes + (self._sql.size() if self._sql else 0)
+    def sql_table(self) -> SqlTable:
+        """The version's table for SmartNoise-SQL, made once."""
+        with self._lock:
+            if self._sql is None:
+                from lomas.dp.sql_table import SqlTable
+
+                self._sql = SqlTable(self.frame, self.name)
+            return self._sql
 
 
 class TableCache:
@@ -115,8 +101,8 @@ class TableCache:
             entry, version = self._lookup(dataset)
             if entry is None:
                 frame = self._loader.load(dataset)
-                entry = CachedData(self._identity(dataset), version, frame, self._clock(),
-                                   int(frame.memory_usage(deep=True).sum()))
+                entry = CachedData(dataset.name, self._identity(dataset), version, frame,
+                                   self._clock(), int(frame.memory_usage(deep=True).sum()))
                 with self._lock:
                     self.stats.loads += 1
                     self._entries[dataset.name] = entry
@@ -124,16 +110,6 @@ class TableCache:
                 self._entries.move_to_end(dataset.name)
                 self._evict()
             return entry
-
-    def sql_of(self, entry: CachedData, dataset_name: str) -> SqlTable:
-        """The entry's SQLite copy, built once per version."""
-        with entry._lock:
-            if entry._sql is None:
-                entry._sql = SqlTable.build(entry.frame, dataset_name)
-                with self._lock:
-                    self.stats.builds += 1
-                    self._evict()
-            return entry._sql
 
     def _evict(self) -> None:
         """Drop least recently used entries over the bound; the newest always stays."""

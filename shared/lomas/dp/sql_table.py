@@ -1,0 +1,97 @@
+"""A private table as SmartNoise-SQL queries it: DuckDB over the DataFrame, in place.
+
+SmartNoise-SQL 1.0 has no DuckDB reader; its postgres reader runs on a DuckDB
+connection through `Connection` below (the reader commits, rolls back and iterates
+its cursor). DuckDB scans the pandas columns where they are: nothing is copied, and
+a new data version is ready in milliseconds. DuckDB may not load or install
+extensions (nothing is downloaded at run time) and, once the table is registered,
+may not read or write any file: a query reaches only this table.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from lomas_client.models import NAME_PATTERN
+
+if TYPE_CHECKING:
+    import duckdb
+    import pandas as pd
+
+DUCKDB_CONFIG: dict[str, str | bool | int | float | list[str]] = {
+    "autoinstall_known_extensions": False,
+    "autoload_known_extensions": False,
+}
+
+
+def connect() -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB that downloads and loads nothing."""
+    import duckdb
+
+    return duckdb.connect(":memory:", config=DUCKDB_CONFIG)
+
+
+def seal(connection: duckdb.DuckDBPyConnection) -> None:
+    """From now on the connection reads and writes no file (and it cannot be undone)."""
+    connection.execute("SET enable_external_access = false")
+    connection.execute("SET lock_configuration = true")
+
+
+class _Cursor:
+    def __init__(self, connection: duckdb.DuckDBPyConnection) -> None:
+        self._connection = connection
+        self.description: Any = None
+        self._rows: list[tuple[Any, ...]] = []
+
+    def execute(self, sql: str) -> None:
+        result = self._connection.execute(sql)
+        self.description = result.description
+        self._rows = result.fetchall() if result.description else []
+
+    def __iter__(self) -> Iterator[tuple[Any, ...]]:
+        return iter(self._rows)
+
+
+class Connection:
+    """What snsql's postgres reader needs of a DB-API connection, over DuckDB."""
+
+    def __init__(self, connection: duckdb.DuckDBPyConnection) -> None:
+        self._connection = connection
+
+    def cursor(self) -> _Cursor:
+        return _Cursor(self._connection)
+
+    def commit(self) -> None:
+        return None
+
+    def rollback(self) -> None:
+        return None
+
+
+class SqlTable:
+    """One dataset version, named `df` and by the dataset's name, for SmartNoise-SQL.
+
+    DuckDB connections are not thread-safe: queries on one table take its lock
+    (each takes milliseconds in DuckDB; SmartNoise's own work runs outside it only
+    when it does not touch the connection).
+    """
+
+    def __init__(self, frame: pd.DataFrame, dataset_name: str) -> None:
+        if not re.fullmatch(NAME_PATTERN, dataset_name):
+            raise ValueError("dataset names are SQL identifiers")
+        self.lock = threading.Lock()
+        self._duck = connect()
+        self._duck.register("df", frame)
+        self._duck.register(dataset_name, frame)
+        seal(self._duck)
+        self.connection = Connection(self._duck)
+
+
+def no_data() -> Connection:
+    """A connection with no table: costing parses the query against metadata only."""
+    duck = connect()
+    seal(duck)
+    return Connection(duck)
