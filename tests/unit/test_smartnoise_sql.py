@@ -89,3 +89,22 @@ def test_postprocess_false_returns_the_raw_noisy_aggregates(table: SqlTable) -> 
 def test_cost_type() -> None:
     cost = sn.estimate_cost("income", META, req("SELECT COUNT(*) AS n FROM df"))
     assert isinstance(cost, PrivacyCost) and isinstance(cost.epsilon, float)
+
+
+@pytest.mark.parametrize("kind", ["laplace", "gaussian"])
+def test_remembered_noise_scales_are_the_ones_opendp_finds(kind: str) -> None:
+    from lomas.dp import smartnoise_sql  # noqa: F401 - remembers the scales
+    from snsql.sql._mechanisms.gaussian import Gaussian
+    from snsql.sql._mechanisms.laplace import Laplace
+
+    cls = Laplace if kind == "laplace" else Gaussian
+    params = {"epsilon": 1.0, "delta": 1e-5, "lower": 0.0, "upper": 100.0, "max_contrib": 1}
+    first = cls(**params)
+    remembered = cls(**params)
+    assert remembered.scale == first.scale
+    fresh = cls(**params)
+    fresh.scale = None
+    cls._compute_noise_scale.search(fresh)  # OpenDP's search itself, not the memo
+    assert fresh.scale == first.scale
+    assert cls(**{**params, "epsilon": 2.0}).scale != first.scale  # a key per parameter set
+    assert cls(**{**params, "upper": 50.0}).scale != first.scale
