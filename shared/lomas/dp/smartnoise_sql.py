@@ -58,7 +58,7 @@ def remember_noise_scales(cls: type) -> None:
         search(self)
         if len(scales) >= SCALES_KEPT:
             scales.clear()
-        scales[key] = self.scale
+        scales[key] = float(self.scale)
 
     compute.remembered = True  # type: ignore[attr-defined]
     compute.search = search  # type: ignore[attr-defined]
