@@ -33,6 +33,10 @@ SCALE_KEY = ("mechanism", "epsilon", "delta", "lower", "upper", "max_contrib", "
 SCALES_KEPT = 4096
 
 
+def _scale_of(mechanism: Any) -> float:
+    return float(mechanism.scale)
+
+
 def remember_noise_scales(cls: type) -> None:
     """Memoise a SmartNoise mechanism's noise scale.
 
@@ -58,7 +62,7 @@ def remember_noise_scales(cls: type) -> None:
         search(self)
         if len(scales) >= SCALES_KEPT:
             scales.clear()
-        scales[key] = float(self.scale)
+        scales[key] = _scale_of(self)  # set by the search
 
     compute.remembered = True  # type: ignore[attr-defined]
     compute.search = search  # type: ignore[attr-defined]
