@@ -19,7 +19,6 @@ from lomas.adapters.loaders.secrets import (
     aws_secret_string,
 )
 from lomas.adapters.mongo import MongoStore
-from lomas.adapters.oidc import OidcVerifier
 from lomas.adapters.runners import LambdaRunner, ThreadRunner
 from lomas.adapters.tables import TableCache
 from lomas.config import Settings
@@ -102,6 +101,7 @@ def build_oidc(settings: Settings) -> OidcRules | None:
     """The OIDC rules when an issuer is configured; its keys are fetched on first use."""
     if settings.oidc_issuer is None or settings.oidc_audience is None:
         return None
+    from lomas.adapters.oidc import OidcVerifier  # joserfc and cryptography: only with OIDC
     verifier = OidcVerifier(settings.oidc_issuer, settings.oidc_audience,
                             settings.oidc_algorithms, settings.oidc_leeway_seconds,
                             settings.oidc_jwks_min_refresh_seconds)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import requests
 from lomas_client.models import HttpAccess
 
 from lomas.adapters.loaders.secrets import SecretNotFound
@@ -36,6 +35,8 @@ class HttpSource:
         self._headers(access)
 
     def _request(self, method: str, access: HttpAccess, stream: bool = False) -> Any:
+        import requests  # with the first HTTP dataset: a function starts without it
+
         where = access.location()
         session = requests.Session()
         session.max_redirects = self._max_redirects
@@ -60,6 +61,8 @@ class HttpSource:
         return f"{tag}:{headers.get('Content-Length')}" if tag else None
 
     def fetch(self, access: HttpAccess) -> bytes:
+        import requests
+
         response = self._request("GET", access, stream=True)
         with response:
             declared = int(response.headers.get("Content-Length") or 0)

@@ -5,9 +5,6 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-import boto3
-from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
 from lomas_client.models import S3Access
 
 from lomas.adapters.loaders.secrets import SecretNotFound
@@ -23,8 +20,7 @@ class S3Source:
     def __init__(self, secrets: SecretStore, connect_timeout: float = 5.0,
                  read_timeout: float = 60.0) -> None:
         self._secrets = secrets
-        self._config = Config(connect_timeout=connect_timeout, read_timeout=read_timeout,
-                              retries={"max_attempts": 3, "mode": "standard"})
+        self._timeouts = (connect_timeout, read_timeout)
         self._clients: dict[tuple[str | None, str | None, str | None], Any] = {}
         self._lock = threading.Lock()
 
@@ -42,9 +38,14 @@ class S3Source:
         key = (access.endpoint_url, access.region, access.credentials_name)
         with self._lock:
             if key not in self._clients:
+                import boto3  # with the first S3 dataset: a function starts without it
+                from botocore.config import Config
+
+                config = Config(connect_timeout=self._timeouts[0], read_timeout=self._timeouts[1],
+                                retries={"max_attempts": 3, "mode": "standard"})
                 self._clients[key] = boto3.session.Session().client(
                     "s3", endpoint_url=access.endpoint_url, region_name=access.region,
-                    config=self._config, **self._credentials(access.credentials_name))
+                    config=config, **self._credentials(access.credentials_name))
             return self._clients[key]
 
     def validate(self, access: S3Access) -> None:
@@ -62,6 +63,8 @@ class S3Source:
             body.close()
 
     def _call(self, access: S3Access, operation: str) -> Any:
+        from botocore.exceptions import BotoCoreError, ClientError
+
         where = access.location()
         try:
             return getattr(self._client(access), operation)(Bucket=access.bucket, Key=access.key)
