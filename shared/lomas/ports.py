@@ -143,6 +143,10 @@ class JobRunner(Protocol):
         """Have job `uid` run soon: `work` here (a worker thread), or another invocation
         that runs it by its uid. Raises JobDispatchFailed if it cannot be handed over."""
 
+    def wait(self, uid: str, seconds: float) -> bool:
+        """If job `uid` runs in this process, wait until it ends (at most `seconds`) and
+        return True; else False at once (the caller polls the store)."""
+
 
 class StateStore(UserStore, DatasetStore, BudgetLedger, QueryArchive, RateCounter, JobStore,
                  Protocol):

@@ -32,10 +32,16 @@ class Held:
         for work in self.work.values():
             work()
 
+    def wait(self, uid: str, seconds: float) -> bool:
+        return False
+
 
 class Down:
     def dispatch(self, uid: str, work: Callable[[], None]) -> None:
         raise RuntimeError("no runner")
+
+    def wait(self, uid: str, seconds: float) -> bool:
+        return False
 
 
 def spent(world: World) -> PrivacyCost:

@@ -28,15 +28,38 @@ class ThreadRunner:
         self._workers = workers
         self._pool: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
+        self._running: dict[str, threading.Event] = {}
 
     def dispatch(self, uid: str, work: Callable[[], None]) -> None:
+        done = threading.Event()
+
+        def run() -> None:
+            try:
+                work()
+            finally:
+                done.set()
+                with self._lock:
+                    self._running.pop(uid, None)
+
         with self._lock:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(self._workers, thread_name_prefix="lomas-job")
+            self._running[uid] = done
             try:
-                self._pool.submit(work)
+                self._pool.submit(run)
             except RuntimeError as exc:  # shut down
+                self._running.pop(uid, None)
                 raise JobDispatchFailed(f"job {uid}: the worker pool is shut down") from exc
+
+    def wait(self, uid: str, seconds: float) -> bool:
+        """Wait until a job running here ends (at most `seconds`): waiting requests wake as
+        soon as their job ends, not at their next poll. False at once if it is not here."""
+        with self._lock:
+            done = self._running.get(uid)
+        if done is None:
+            return False
+        done.wait(seconds)
+        return True
 
     def shutdown(self, wait: bool = True) -> None:
         with self._lock:
@@ -75,3 +98,7 @@ class LambdaRunner:
             raise JobDispatchFailed(f"job {uid}: {type(exc).__name__}") from exc
         if answer.get("StatusCode") != 202:
             raise JobDispatchFailed(f"job {uid}: Lambda answered {answer.get('StatusCode')}")
+
+    def wait(self, uid: str, seconds: float) -> bool:
+        """The job runs in another invocation: nothing to wait on here."""
+        return False

@@ -172,8 +172,9 @@ def await_job(ctx: Context, job: Job, wait: float) -> Job:
         left = deadline - time.monotonic()
         if job.finished or left <= 0:
             return job
-        time.sleep(min(delay, left))
-        delay = min(delay * 1.5, 0.5)
+        if not ctx.jobs.wait(job.uid, left):  # a job running here wakes us when it ends
+            time.sleep(min(delay, left))  # it runs elsewhere: poll the store
+            delay = min(delay * 1.5, 0.5)
         job = ctx.store.get_job(job.uid) or job
 
 
