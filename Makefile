@@ -14,7 +14,7 @@ LAMBDA_WHEEL := --platform manylinux2014_x86_64 --implementation cp --python-ver
 	--only-binary=:all: -c requirements/constraints.txt
 PORT   ?= $(or $(LOMAS_PORT),8000)
 
-.PHONY: install run test lint bench bench-s3 sam-validate openapi clean
+.PHONY: install run test lint bench sam-validate openapi clean
 
 $(STAMP): pyproject.toml client/pyproject.toml requirements/constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 13) else "Python >= 3.13 is needed (pyenv reads .python-version); set PYTHON=python3.13")'
@@ -45,11 +45,8 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 	$(BIN)/mypy shared/lomas client/lomas_client
 
-bench: $(STAMP)  ## SQL latency through HTTP vs. snsql directly (10k and 200k rows)
-	$(BIN)/python bench/sql_latency.py
-
-bench-s3: $(STAMP)  ## first (cold) vs. later (warm) query on a 1M-row Parquet dataset in moto S3
-	$(BIN)/python bench/s3_cache.py
+bench: $(STAMP)  ## the benchmark suite, with the published Lomas 0.4.1 (BENCH_ARGS=--no-peer to skip it)
+	$(BIN)/python bench/suite.py $(BENCH_ARGS)
 
 openapi: $(STAMP)  ## regenerate docs/openapi.json from the route table and the wire models
 	$(BIN)/python -m functions.common.openapi > docs/openapi.json

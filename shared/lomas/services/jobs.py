@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -81,12 +82,13 @@ def submit(ctx: Context, user: User, engine: Engine, req: Any, idempotency_key: 
             return _record(ctx, job, "complete", result=claim)
         if claim.charged_now:
             ctx.store.mark_job_charged(uid)
+            job = replace(job, charged=True)
     try:
         ctx.jobs.dispatch(uid, lambda: run(ctx, uid))
     except Exception:
         log.exception("job %s could not be dispatched", uid)
         return _lapse(ctx, job, now=job.lease_until + timedelta(seconds=1))  # lapse it now
-    return ctx.store.get_job(uid) or job
+    return job  # in progress, as written (its runner may be done already: await_job reads)
 
 
 def run(ctx: Context, uid: str) -> None:
@@ -98,12 +100,13 @@ def run(ctx: Context, uid: str) -> None:
     try:
         result = _execute(ctx, job)
     except LomasError as exc:
-        _record(ctx, job, "failed", error={"type": exc.type, "message": exc.message})
+        _record(ctx, job, "failed", read_back=False,
+                error={"type": exc.type, "message": exc.message})
     except Exception:
         log.exception("job %s failed", uid)
-        _record(ctx, job, "failed", error=INTERNAL)
+        _record(ctx, job, "failed", read_back=False, error=INTERNAL)
     else:
-        _record(ctx, job, "complete", result=result)
+        _record(ctx, job, "complete", read_back=False, result=result)
 
 
 def _execute(ctx: Context, job: Job) -> dict[str, Any]:
@@ -133,13 +136,16 @@ def _execute(ctx: Context, job: Job) -> dict[str, Any]:
     return run_claimed(ctx, claim, private_executor(ctx, user, prepared))
 
 
-def _record(ctx: Context, job: Job, status: str, **outcome: Any) -> Job:
-    now = datetime.now(UTC)
-    if not ctx.store.finish_job(job.uid, status=status, expires_at=_retention(ctx, now),
-                                **outcome):
+def _record(ctx: Context, job: Job, status: str, *, read_back: bool = True,
+            **outcome: Any) -> Job:
+    """Record the outcome: the job as recorded, or as the store has it if it was finished
+    meanwhile (read_back=False: the runner needs no answer)."""
+    expires = _retention(ctx, datetime.now(UTC))
+    if not ctx.store.finish_job(job.uid, status=status, expires_at=expires, **outcome):
         log.warning("job %s was finished meanwhile (its lease ended?); outcome %s dropped",
                     job.uid, status)
-    return ctx.store.get_job(job.uid) or job
+        return (ctx.store.get_job(job.uid) or job) if read_back else job
+    return replace(job, status=status, expires_at=expires, **outcome)
 
 
 def _lapse(ctx: Context, job: Job, now: datetime) -> Job:

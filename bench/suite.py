@@ -1,0 +1,464 @@
+"""The benchmark suite (`make bench`): latency, first query, cold start, throughput, memory,
+and the published Lomas 0.4.1 on the same data and machine in the same run.
+
+a. SQL latency end to end (lomas_client -> HTTP -> function -> result) against the same
+   query on the engine directly (the floor: SmartNoise on a DuckDB table made once), at
+   each size, COUNT+AVG and GROUP BY, repeated and new queries (a new epsilon each run:
+   nothing memoised).
+b. The first query on a new dataset version (load + prepare + answer) at the largest
+   size, from local Parquet and from S3 (moto's server).
+c. Cold start: the handler modules' import time, and process start to the first
+   /health, budget and SQL answers.
+d. Throughput: 1 and 8 researchers (one user each) for T seconds on the smallest size.
+e. Peak RSS of the server process after serving the largest size.
+f. The peer: `../shared/bench/peer_lomas/run.sh` (LOMAS_PEER_BENCH to point elsewhere,
+   --no-peer to skip); our figure / its figure for a, c, d and e.
+
+Every figure is the median of repeated runs after a warm-up. Results go to
+bench/results/<time>.json and bench/results/latest.md, and the table is printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import os
+import platform
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import requests
+from lomas import demo
+from lomas.adapters.mongo import MongoStore
+from lomas.adapters.mongo.embedded import EmbeddedStore
+from lomas.domain import Dataset, PrivacyCost, User
+from lomas.services.tokens import hash_token, new_token
+from lomas_client import Client
+from lomas_client import models as m
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+QUERIES = {
+    "count_avg": "SELECT COUNT(*) AS n, AVG(income) AS avg_income FROM income",
+    "group_by": "SELECT region, COUNT(*) AS n FROM income GROUP BY region",
+}
+EPSILON, DELTA = 1.0, 1e-5
+PEER = Path(os.environ.get("LOMAS_PEER_BENCH", ROOT.parent / "shared" / "bench" / "peer_lomas"))
+
+
+def median_ms(fn: Callable[[], Any], runs: int, warmup: int = 1) -> float:
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - start) * 1000)
+    return round(statistics.median(times), 2)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Lab:
+    """One embedded store with income datasets at each size, researchers and an admin."""
+
+    root: Path
+    uri: str
+    db: str
+    store: MongoStore
+    tokens: list[str]
+
+    def env(self, port: int) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("LOMAS_")}
+        env.update(LOMAS_MONGODB_URL=self.uri, LOMAS_MONGODB_DB=self.db,
+                   LOMAS_DATA_ROOT=str(self.root / "data"), LOMAS_STATE_DIR=str(self.root),
+                   LOMAS_PORT=str(port), LOMAS_QUERY_RATE="0", LOMAS_LOG_LEVEL="WARNING",
+                   PYTHONPATH=str(ROOT))
+        return env
+
+
+def make_lab(root: Path, uri: str, sizes: list[int], researchers: int) -> Lab:
+    data = root / "data"
+    data.mkdir(parents=True, exist_ok=True)
+    db = f"bench{int(time.time() * 1000) % 10**9}"
+    store = MongoStore.connect(uri, db)
+    tokens = [new_token() for _ in range(researchers)]
+    for i, token in enumerate(tokens):
+        store.create_user(User(f"r{i}"), hash_token(token))
+    for rows in sizes:
+        demo.income_frame(rows, seed=7).to_parquet(data / f"income_{rows}.parquet", index=False)
+        access = m.LocalAccess(path=f"income_{rows}.parquet")
+        store.create_dataset(Dataset(f"income_{rows}", access, demo.income_metadata(rows)))
+        for i in range(researchers):
+            store.put_grant(f"r{i}", f"income_{rows}", PrivacyCost(1e12, 0.9))
+    return Lab(root, uri, db, store, tokens)
+
+
+@contextlib.contextmanager
+def server(lab: Lab, **env: str) -> Iterator[tuple[str, subprocess.Popen, float]]:
+    """`lomas-serve` in its own process; yields its URL, the process and its start time."""
+    port = free_port()
+    started = time.perf_counter()
+    process = subprocess.Popen([sys.executable, "-m", "functions.container.serve"], cwd=ROOT,
+                               env={**lab.env(port), **env}, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    try:
+        yield f"http://127.0.0.1:{port}", process, started
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def wait_health(url: str, timeout: float = 90) -> None:
+    deadline = time.perf_counter() + timeout
+    while time.perf_counter() < deadline:
+        with contextlib.suppress(requests.ConnectionError):
+            if requests.get(f"{url}/health", timeout=2).status_code == 200:
+                return
+        time.sleep(0.01)
+    raise RuntimeError("the server did not start")
+
+
+def client(url: str, token: str, rows: int) -> Client:
+    return Client(url, token, f"income_{rows}", progress=False)
+
+
+def query_sql(name: str, rows: int) -> str:
+    return QUERIES[name].replace("FROM income", f"FROM income_{rows}")
+
+
+# ----------------------------------------------------------------------- a
+def floor_ms(rows: int, query: str, runs: int) -> float:
+    import snsql
+    from lomas.dp.smartnoise_sql import snsql_metadata
+    from lomas.dp.sql_table import SqlTable
+
+    name = f"income_{rows}"
+    table = SqlTable(demo.income_frame(rows, seed=7), name)
+    reader = snsql.from_connection(table.connection, engine="postgres",
+                                   privacy=snsql.Privacy(epsilon=EPSILON, delta=DELTA),
+                                   metadata=snsql_metadata(name, demo.income_metadata(rows)))
+    return median_ms(lambda: reader.execute(query), runs, warmup=2)
+
+
+def latency(lab: Lab, sizes: list[int], runs: int, runs_big: int) -> list[dict[str, Any]]:
+    out = []
+    with server(lab) as (url, _, _):
+        wait_health(url)
+        for rows in sizes:
+            n = runs_big if rows >= 1_000_000 else runs
+            researcher = client(url, lab.tokens[0], rows)
+            for name in QUERIES:
+                sql = query_sql(name, rows)
+                fresh = iter(range(1, 10**6))
+                repeated = median_ms(lambda s=sql, r=researcher: r.smartnoise_sql.query(
+                    s, epsilon=EPSILON, delta=DELTA), n, warmup=2)
+                new = median_ms(lambda s=sql, r=researcher, f=fresh: r.smartnoise_sql.query(
+                    s, epsilon=EPSILON + next(f) * 1e-7, delta=DELTA), n)
+                floor = floor_ms(rows, sql, n)
+                out.append({"rows": rows, "query": name, "repeated_ms": repeated, "new_ms": new,
+                            "floor_ms": floor, "repeated_over_floor": round(repeated / floor, 2),
+                            "new_over_floor": round(new / floor, 2)})
+                print(f"  a. {rows:>8} {name:<9} repeated {repeated:8.1f} ms  new {new:8.1f} ms"
+                      f"  floor {floor:8.1f} ms", flush=True)
+    return out
+
+
+# ----------------------------------------------------------------------- b
+def first_queries(lab: Lab, rows: int, warm_rows: int) -> dict[str, Any]:
+    """The first query on a dataset version nobody has queried (the process is warm)."""
+    from moto.server import ThreadedMotoServer
+
+    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
+    moto.start()
+    host, port = moto.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    try:
+        import boto3
+
+        s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
+                          aws_access_key_id="bench", aws_secret_access_key="bench")
+        s3.create_bucket(Bucket="bench")
+        body = io.BytesIO()
+        demo.income_frame(rows, seed=9).to_parquet(body, index=False)
+        s3.put_object(Bucket="bench", Key="income.parquet", Body=body.getvalue())
+        fresh = lab.root / "data" / f"fresh_{rows}.parquet"
+        demo.income_frame(rows, seed=8).to_parquet(fresh, index=False)
+        sources = {"local_parquet": m.LocalAccess(path=fresh.name),
+                   "s3": m.S3Access(bucket="bench", key="income.parquet", endpoint_url=endpoint,
+                                    region="us-east-1", credentials_name="bench_s3")}
+        for kind, access in sources.items():
+            lab.store.create_dataset(Dataset(f"first_{kind}", access, demo.income_metadata(rows)))
+            lab.store.put_grant("r0", f"first_{kind}", PrivacyCost(1e12, 0.9))
+        env = {"LOMAS_SECRETS_FILE": str(_s3_secret(lab.root))}
+        result: dict[str, Any] = {"rows": rows}
+        with server(lab, **env) as (url, _, _):
+            wait_health(url)
+            warm = client(url, lab.tokens[0], warm_rows)  # imports done: only the data is new
+            warm.smartnoise_sql.query(query_sql("count_avg", warm_rows), epsilon=EPSILON,
+                                      delta=DELTA)
+            for kind in sources:
+                researcher = Client(url, lab.tokens[0], f"first_{kind}", progress=False)
+                sql = f"SELECT COUNT(*) AS n, AVG(income) AS avg_income FROM first_{kind}"
+                start = time.perf_counter()
+                researcher.smartnoise_sql.query(sql, epsilon=EPSILON, delta=DELTA)
+                result[f"{kind}_ms"] = round((time.perf_counter() - start) * 1000, 1)
+                result[f"{kind}_warm_ms"] = median_ms(lambda r=researcher, s=sql: r.smartnoise_sql
+                                                      .query(s, epsilon=EPSILON, delta=DELTA), 5)
+                print(f"  b. first query, {kind}: {result[f'{kind}_ms']:.0f} ms (warm "
+                      f"{result[f'{kind}_warm_ms']:.0f} ms)", flush=True)
+        return result
+    finally:
+        moto.stop()
+
+
+def _s3_secret(root: Path) -> Path:
+    path = root / "secrets.json"
+    path.write_text(json.dumps({"bench_s3": {"aws_access_key_id": "bench",
+                                             "aws_secret_access_key": "bench"}}))
+    return path
+
+
+# ----------------------------------------------------------------------- c
+IMPORT = ("import time; t = time.perf_counter(); import functions.common.lambda_events; "
+          "from functions.common.apps import load_app; load_app('query'); load_app('admin'); "
+          "print(time.perf_counter() - t)")
+
+
+def cold_start(lab: Lab, rows: int, runs: int) -> dict[str, Any]:
+    imports = []
+    for _ in range(runs):
+        out = subprocess.run([sys.executable, "-c", IMPORT], cwd=ROOT, env=lab.env(0),
+                             capture_output=True, text=True, check=True)
+        imports.append(float(out.stdout.strip().splitlines()[-1]))
+    starts: dict[str, list[float]] = {"health_s": [], "budget_s": [], "sql_s": []}
+    for _ in range(runs):
+        with server(lab) as (url, _, started):
+            wait_health(url)
+            starts["health_s"].append(time.perf_counter() - started)
+            researcher = client(url, lab.tokens[0], rows)
+            researcher.get_remaining_budget()
+            starts["budget_s"].append(time.perf_counter() - started)
+            researcher.smartnoise_sql.query(query_sql("count_avg", rows), epsilon=EPSILON,
+                                            delta=DELTA)
+            starts["sql_s"].append(time.perf_counter() - started)
+    result = {"import_s": round(statistics.median(imports), 3),
+              **{k: round(statistics.median(v), 3) for k, v in starts.items()}}
+    print(f"  c. cold start: imports {result['import_s']:.2f} s, start -> /health "
+          f"{result['health_s']:.2f} s, budget {result['budget_s']:.2f} s, SQL "
+          f"{result['sql_s']:.2f} s", flush=True)
+    return result
+
+
+# ----------------------------------------------------------------------- d, e
+def throughput(lab: Lab, rows: int, seconds: float, threads: list[int]) -> list[dict[str, Any]]:
+    out = []
+    with server(lab, LOMAS_THREADS="16") as (url, _, _):
+        wait_health(url)
+        for count in threads:
+            latencies: list[float] = []
+            errors = [0]
+            lock = threading.Lock()
+            ready = threading.Barrier(count + 1)
+
+            def work(i: int, latencies: list[float] = latencies, errors: list[int] = errors,
+                     lock: threading.Lock = lock, ready: threading.Barrier = ready) -> None:
+                researcher = client(url, lab.tokens[i], rows)
+                sql = query_sql("count_avg", rows)
+                researcher.smartnoise_sql.query(sql, epsilon=EPSILON, delta=DELTA)  # warm
+                ready.wait()
+                stop = time.perf_counter() + seconds
+                while time.perf_counter() < stop:
+                    start = time.perf_counter()
+                    try:
+                        researcher.smartnoise_sql.query(sql, epsilon=EPSILON, delta=DELTA)
+                    except Exception:  # noqa: BLE001 - counted
+                        with lock:
+                            errors[0] += 1
+                        continue
+                    with lock:
+                        latencies.append((time.perf_counter() - start) * 1000)
+
+            pool = [threading.Thread(target=work, args=(i,)) for i in range(count)]
+            for t in pool:
+                t.start()
+            ready.wait()  # every researcher warmed up: the clock starts
+            begin = time.perf_counter()
+            for t in pool:
+                t.join()
+            elapsed = time.perf_counter() - begin
+            latencies.sort()
+            result = {"researchers": count, "seconds": round(elapsed, 1),
+                      "rps": round(len(latencies) / elapsed, 2),
+                      "p50_ms": round(statistics.median(latencies), 1) if latencies else None,
+                      "p99_ms": round(latencies[int(0.99 * (len(latencies) - 1))], 1)
+                      if latencies else None, "errors": errors[0]}
+            out.append(result)
+            print(f"  d. {count} researcher(s): {result['rps']:.1f} req/s, p50 "
+                  f"{result['p50_ms']} ms, p99 {result['p99_ms']} ms, errors {errors[0]}",
+                  flush=True)
+    return out
+
+
+def peak_rss(lab: Lab, rows: int) -> dict[str, Any]:
+    with server(lab) as (url, process, _):
+        wait_health(url)
+        researcher = client(url, lab.tokens[0], rows)
+        for name in QUERIES:
+            researcher.smartnoise_sql.query(query_sql(name, rows), epsilon=EPSILON, delta=DELTA)
+        status = Path(f"/proc/{process.pid}/status").read_text()
+    values = {k: int(v.split()[0]) / 1024 for k, v in
+              (line.split(":", 1) for line in status.splitlines() if ":" in line)
+              if k in ("VmHWM", "VmRSS")}
+    result = {"rows": rows, "peak_rss_mib": round(values.get("VmHWM", 0.0), 1)}
+    print(f"  e. peak RSS serving {rows} rows: {result['peak_rss_mib']:.0f} MiB", flush=True)
+    return result
+
+
+# ----------------------------------------------------------------------- f
+def peer(sizes: list[int], runs: int, runs_big: int, seconds: float, threads: int,
+         cold_runs: int, out: Path) -> dict[str, Any]:
+    script = PEER / "run.sh"
+    if not script.exists():
+        return {"error": f"the peer's bench is not at {script}"}
+    print(f"  f. the published Lomas 0.4.1 ({script}) ...", flush=True)
+    env = {**os.environ, "OUT": str(out), "PORT": str(free_port())}
+    run = subprocess.run(["bash", str(script), ",".join(map(str, sizes)), str(runs),
+                          str(runs_big), str(int(seconds)), str(threads), str(cold_runs)],
+                         env=env, capture_output=True, text=True, check=False)
+    if run.returncode != 0 or not out.exists():
+        return {"error": f"run.sh exited {run.returncode}: {run.stderr.strip()[-500:]}"}
+    return json.loads(out.read_text())
+
+
+def peer_figures(results: dict[str, Any]) -> dict[str, Any]:
+    raw = results.get("raw", {})
+    figures: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key.startswith("query_") and isinstance(value, dict) and "median_ms" in value:
+            figures[key] = value["median_ms"]
+    figures["first_answer_s"] = results.get("cold_start", {}).get("median_first_query_s")
+    figures["rps_1"] = results.get("sequential_1thread_patched", {}).get("ok_rps")
+    figures["rps_8"] = results.get("throughput_distinct_users_patched", {}).get("ok_rps")
+    rss = [v.get("VmHWM_MiB", 0) for v in results.get("rss", {}).values() if isinstance(v, dict)]
+    figures["peak_rss_mib"] = max(rss) if rss else None
+    return figures
+
+
+# ----------------------------------------------------------------------- report
+def ratio(ours: float | None, theirs: float | None) -> str:
+    return f"{theirs / ours:.1f}x" if ours and theirs else "—"
+
+
+def table(report: dict[str, Any]) -> str:
+    peer_fig = report.get("peer_figures", {})
+    lines = [f"Machine: {report['machine']['cores']} cores, load {report['machine']['load']}; "
+             f"medians. Peer: {report.get('peer_status', '—')}.", "",
+             "| a. SQL end to end | repeated | new | floor | repeated / floor | new / floor "
+             "| Lomas 0.4.1 | faster than it (repeated · new) |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in report["latency"]:
+        theirs = peer_fig.get(f"query_{r['query']}_{r['rows']}")
+        lines.append(f"| {r['query']} @ {r['rows']:,} | {r['repeated_ms']:.1f} ms | "
+                     f"{r['new_ms']:.1f} ms | {r['floor_ms']:.1f} ms | "
+                     f"{r['repeated_over_floor']:.2f} | {r['new_over_floor']:.2f} | "
+                     f"{f'{theirs:.0f} ms' if theirs else '—'} | "
+                     f"{ratio(r['repeated_ms'], theirs)} · {ratio(r['new_ms'], theirs)} |")
+    b = report["first_query"]
+    lines += ["", "| b. first query on a new version | local Parquet | S3 (moto) |",
+              "|---|---|---|",
+              f"| {b['rows']:,} rows | {b['local_parquet_ms']:.0f} ms (then "
+              f"{b['local_parquet_warm_ms']:.0f} ms) | {b['s3_ms']:.0f} ms (then "
+              f"{b['s3_warm_ms']:.0f} ms) |"]
+    c = report["cold_start"]
+    lines += ["", "| c. cold start | ours | Lomas 0.4.1 | ratio |", "|---|---|---|---|",
+              f"| handler modules' imports | {c['import_s']:.2f} s | | |",
+              f"| start → /health | {c['health_s']:.2f} s | | |",
+              f"| start → first budget | {c['budget_s']:.2f} s | | |",
+              f"| start → first SQL answer | {c['sql_s']:.2f} s | "
+              f"{peer_fig.get('first_answer_s') or '—'} s | "
+              f"{ratio(c['sql_s'], peer_fig.get('first_answer_s'))} |"]
+    lines += ["", "| d. throughput | req/s | p50 | p99 | errors | Lomas 0.4.1 req/s | ratio |",
+              "|---|---|---|---|---|---|---|"]
+    for t in report["throughput"]:
+        theirs = peer_fig.get(f"rps_{t['researchers']}")
+        mine = t["rps"]
+        lines.append(f"| {t['researchers']} researcher(s) | {mine:.1f} | {t['p50_ms']} ms | "
+                     f"{t['p99_ms']} ms | {t['errors']} | {theirs or '—'} | "
+                     f"{f'{mine / theirs:.1f}x' if theirs else '—'} |")
+    e = report["peak_rss"]
+    theirs = peer_fig.get("peak_rss_mib")
+    lines += ["", "| e. peak RSS | ours | Lomas 0.4.1 | ours / its |", "|---|---|---|---|",
+              f"| serving {e['rows']:,} rows | {e['peak_rss_mib']:.0f} MiB | "
+              f"{f'{theirs:.0f} MiB' if theirs else '—'} | "
+              f"{f'{e['peak_rss_mib'] / theirs:.2f}' if theirs else '—'} |"]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="10000,200000,1000000")
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--runs-big", type=int, default=10)
+    parser.add_argument("--cold-runs", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--threads", default="1,8")
+    parser.add_argument("--no-peer", action="store_true", help="skip the published Lomas")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    sizes = [int(s) for s in args.sizes.split(",")]
+    threads = [int(t) for t in args.threads.split(",")]
+    args.out.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    report: dict[str, Any] = {
+        "started": stamp, "config": {k: str(v) for k, v in vars(args).items()},
+        "machine": {"cores": os.cpu_count(), "load": [round(x, 2) for x in os.getloadavg()],
+                    "python": platform.python_version()}}
+    with tempfile.TemporaryDirectory() as tmp, EmbeddedStore(Path(tmp) / "s.sqlite") as store:
+        lab = make_lab(Path(tmp), store.uri, sizes, max(threads))
+        print(f"bench: sizes {sizes}, {args.runs} runs ({args.runs_big} at 1M+), medians",
+              flush=True)
+        report["latency"] = latency(lab, sizes, args.runs, args.runs_big)
+        report["first_query"] = first_queries(lab, sizes[-1], sizes[0])
+        report["cold_start"] = cold_start(lab, sizes[0], args.cold_runs)
+        report["throughput"] = throughput(lab, sizes[0], args.seconds, threads)
+        report["peak_rss"] = peak_rss(lab, sizes[-1])
+    if args.no_peer:
+        report["peer_status"] = "skipped (--no-peer)"
+    else:
+        results = peer(sizes, args.runs, args.runs_big, args.seconds, max(threads),
+                       args.cold_runs, args.out / f"{stamp}-peer.json")
+        report["peer_status"] = results.get("error") or "lomas-server 0.4.1, same run"
+        if "error" not in results:
+            report["peer_figures"] = peer_figures(results)
+    report["machine"]["load_end"] = [round(x, 2) for x in os.getloadavg()]
+    (args.out / f"{stamp}.json").write_text(json.dumps(report, indent=2) + "\n")
+    markdown = table(report)
+    (args.out / "latest.md").write_text(markdown)
+    print("\n" + markdown)
+    return report
+
+
+if __name__ == "__main__":
+    main()
