@@ -12,7 +12,8 @@ c. Cold start: the handler modules' import time, and process start to the first
 d. Throughput: 1 and 8 researchers (one user each) for T seconds on the smallest size.
 e. Peak RSS of the server process after serving the largest size.
 f. The peer: `../shared/bench/peer_lomas/run.sh` (LOMAS_PEER_BENCH to point elsewhere,
-   --no-peer to skip); our figure / its figure for a, c, d and e.
+   --no-peer to skip it, --peer-results FILE to reuse an earlier run of it); our figure /
+   its figure for a, c, d and e.
 
 Every figure is the median of repeated runs after a warm-up. Results go to
 bench/results/<time>.json and bench/results/latest.md, and the table is printed.
@@ -95,15 +96,24 @@ class Lab:
 
 
 def make_lab(root: Path, uri: str, sizes: list[int], researchers: int) -> Lab:
+    """A fresh database (its own name) with the datasets, researchers and grants.
+
+    Each measurement gets its own: the embedded store (mongoeco, SQLite) slows down as a
+    collection grows (an insert checks its unique indexes by reading documents), so one
+    database for the whole run would measure the store's history, not Lomas. A MongoDB
+    server does not have this cost.
+    """
     data = root / "data"
     data.mkdir(parents=True, exist_ok=True)
-    db = f"bench{int(time.time() * 1000) % 10**9}"
+    db = f"bench{time.monotonic_ns() % 10**12}"
     store = MongoStore.connect(uri, db)
     tokens = [new_token() for _ in range(researchers)]
     for i, token in enumerate(tokens):
         store.create_user(User(f"r{i}"), hash_token(token))
     for rows in sizes:
-        demo.income_frame(rows, seed=7).to_parquet(data / f"income_{rows}.parquet", index=False)
+        path = data / f"income_{rows}.parquet"
+        if not path.exists():
+            demo.income_frame(rows, seed=7).to_parquet(path, index=False)
         access = m.LocalAccess(path=f"income_{rows}.parquet")
         store.create_dataset(Dataset(f"income_{rows}", access, demo.income_metadata(rows)))
         for i in range(researchers):
@@ -161,26 +171,28 @@ def floor_ms(rows: int, query: str, runs: int) -> float:
     return median_ms(lambda: reader.execute(query), runs, warmup=2)
 
 
-def latency(lab: Lab, sizes: list[int], runs: int, runs_big: int) -> list[dict[str, Any]]:
+def latency(new_lab: Callable[[], Lab], sizes: list[int], runs: int,
+            runs_big: int) -> list[dict[str, Any]]:
     out = []
-    with server(lab) as (url, _, _):
-        wait_health(url)
-        for rows in sizes:
-            n = runs_big if rows >= 1_000_000 else runs
-            researcher = client(url, lab.tokens[0], rows)
-            for name in QUERIES:
+    for rows in sizes:
+        for name in QUERIES:
+            lab = new_lab()  # a fresh database each (see make_lab)
+            with server(lab) as (url, _, _):
+                wait_health(url)
+                n = runs_big if rows >= 1_000_000 else runs
+                researcher = client(url, lab.tokens[0], rows)
                 sql = query_sql(name, rows)
                 fresh = iter(range(1, 10**6))
                 repeated = median_ms(lambda s=sql, r=researcher: r.smartnoise_sql.query(
                     s, epsilon=EPSILON, delta=DELTA), n, warmup=2)
                 new = median_ms(lambda s=sql, r=researcher, f=fresh: r.smartnoise_sql.query(
                     s, epsilon=EPSILON + next(f) * 1e-7, delta=DELTA), n)
-                floor = floor_ms(rows, sql, n)
-                out.append({"rows": rows, "query": name, "repeated_ms": repeated, "new_ms": new,
-                            "floor_ms": floor, "repeated_over_floor": round(repeated / floor, 2),
-                            "new_over_floor": round(new / floor, 2)})
-                print(f"  a. {rows:>8} {name:<9} repeated {repeated:8.1f} ms  new {new:8.1f} ms"
-                      f"  floor {floor:8.1f} ms", flush=True)
+            floor = floor_ms(rows, sql, n)
+            out.append({"rows": rows, "query": name, "repeated_ms": repeated, "new_ms": new,
+                        "floor_ms": floor, "repeated_over_floor": round(repeated / floor, 2),
+                        "new_over_floor": round(new / floor, 2)})
+            print(f"  a. {rows:>8} {name:<9} repeated {repeated:8.1f} ms  new {new:8.1f} ms"
+                  f"  floor {floor:8.1f} ms", flush=True)
     return out
 
 
@@ -425,6 +437,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--threads", default="1,8")
     parser.add_argument("--no-peer", action="store_true", help="skip the published Lomas")
+    parser.add_argument("--peer-results", type=Path, default=None,
+                        help="the peer's results.json of an earlier run.sh (it takes ~20 min) "
+                        "instead of running it again")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
@@ -436,16 +451,23 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "machine": {"cores": os.cpu_count(), "load": [round(x, 2) for x in os.getloadavg()],
                     "python": platform.python_version()}}
     with tempfile.TemporaryDirectory() as tmp, EmbeddedStore(Path(tmp) / "s.sqlite") as store:
-        lab = make_lab(Path(tmp), store.uri, sizes, max(threads))
+        def new_lab() -> Lab:
+            return make_lab(Path(tmp), store.uri, sizes, max(threads))
+
         print(f"bench: sizes {sizes}, {args.runs} runs ({args.runs_big} at 1M+), medians",
               flush=True)
-        report["latency"] = latency(lab, sizes, args.runs, args.runs_big)
-        report["first_query"] = first_queries(lab, sizes[-1], sizes[0])
-        report["cold_start"] = cold_start(lab, sizes[0], args.cold_runs)
-        report["throughput"] = throughput(lab, sizes[0], args.seconds, threads)
-        report["peak_rss"] = peak_rss(lab, sizes[-1])
+        report["latency"] = latency(new_lab, sizes, args.runs, args.runs_big)
+        report["first_query"] = first_queries(new_lab(), sizes[-1], sizes[0])
+        report["cold_start"] = cold_start(new_lab(), sizes[0], args.cold_runs)
+        report["throughput"] = [throughput(new_lab(), sizes[0], args.seconds, [count])[0]
+                                for count in threads]
+        report["peak_rss"] = peak_rss(new_lab(), sizes[-1])
     if args.no_peer:
         report["peer_status"] = "skipped (--no-peer)"
+    elif args.peer_results is not None:
+        results = json.loads(args.peer_results.read_text())
+        report["peer_status"] = f"lomas-server 0.4.1, from {args.peer_results.name}"
+        report["peer_figures"] = peer_figures(results)
     else:
         results = peer(sizes, args.runs, args.runs_big, args.seconds, max(threads),
                        args.cold_runs, args.out / f"{stamp}-peer.json")
