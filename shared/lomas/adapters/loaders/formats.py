@@ -35,7 +35,7 @@ def pandas_dtype(column: ColumnMetadata) -> str | None:
         case "boolean":
             return "boolean"
         case "string":
-            return "string"
+            return "string[pyarrow]"  # Arrow-backed: checked and scanned without Python objects
         case _:
             return None
 
@@ -102,7 +102,11 @@ def _parquet(source: Any, metadata: DatasetMetadata) -> pd.DataFrame:
         table = pq.read_table(source, columns=list(metadata.columns))
     except (OSError, ValueError, KeyError) as exc:
         raise FormatError(f"the Parquet file cannot be read: {_first_line(exc)}") from exc
-    frame = table.to_pandas()
+    import pandas as pd
+    import pyarrow as pa
+
+    strings = {pa.string(): pd.StringDtype("pyarrow"), pa.large_string(): pd.StringDtype("pyarrow")}
+    frame = table.to_pandas(types_mapper=strings.get)  # strings stay in Arrow: no copy
     for name, col in metadata.columns.items():
         frame[name] = _cast_exact(frame[name], name, col)
     return frame
