@@ -131,27 +131,6 @@ def run_claimed(ctx: Context, claim: Claim, execute: Executor) -> dict[str, Any]
     return response
 
 
-def charged_run(
-    ctx: Context,
-    user: User,
-    dataset: Dataset,
-    engine: str,
-    request: dict[str, Any],
-    cost: PrivacyCost,
-    idempotency_key: str | None,
-    execute: Executor,
-) -> dict[str, Any]:
-    """Run execute at most once per key at a time, charging cost exactly once.
-
-    Raises Conflict (key reused or running), BudgetExhausted, UnauthorizedAccess,
-    DatasetUnavailable (refunded), or the engine's error (not refunded).
-    """
-    claim = claim_and_charge(ctx, user, dataset, engine, request, cost, idempotency_key)
-    if isinstance(claim, dict):
-        return claim
-    return run_claimed(ctx, claim, execute)
-
-
 def _finish(store: Any, user: User, key: str, owner: str, **outcome: Any) -> None:
     """Record the outcome. Raises Conflict if another run took the key over meanwhile:
     that run's answer is the one released, never both."""
@@ -226,14 +205,18 @@ def dummy_response(user: User, dataset: Dataset, prepared: Prepared,
 
 def run_query(ctx: Context, user: User, engine: Engine, req: Any,
               idempotency_key: str | None) -> dict[str, Any]:
-    """Charge the query's cost, then run it on the private data once.
+    """Charge the query's cost, then run it on the private data once per key: a retry
+    replays the recorded outcome, never charged twice.
 
-    Raises what `plan` and `charged_run` raise.
+    Raises what `plan` raises, Conflict (key reused or running), BudgetExhausted,
+    DatasetUnavailable (refunded), or the engine's error (not refunded).
     """
     planned = plan(ctx, user, engine, req, dummy=False)
-    return charged_run(ctx, user, planned.dataset, engine.name, planned.request,
-                       planned.prepared.cost, idempotency_key,
-                       private_executor(ctx, user, planned.prepared))
+    claim = claim_and_charge(ctx, user, planned.dataset, engine.name, planned.request,
+                             planned.prepared.cost, idempotency_key)
+    if isinstance(claim, dict):
+        return claim
+    return run_claimed(ctx, claim, private_executor(ctx, user, planned.prepared))
 
 
 def run_dummy_query(ctx: Context, user: User, engine: Engine, req: Any) -> dict[str, Any]:
