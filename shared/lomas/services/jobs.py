@@ -170,7 +170,8 @@ def _lapse(ctx: Context, job: Job, now: datetime) -> Job:
 
 def await_job(ctx: Context, job: Job, wait: float) -> Job:
     """The job once finished, or as it is after `wait` seconds (at most the configured
-    maximum). Polls the store, so it sees jobs run by any instance."""
+    maximum). A job running in this process wakes the wait when it ends; one running
+    elsewhere (another instance, a Lambda invocation) is polled in the store."""
     deadline = time.monotonic() + max(0.0, min(wait, ctx.settings.job_max_wait_seconds))
     delay = 0.02
     while True:
