@@ -56,9 +56,14 @@ def bearer(request: Request) -> str | None:
     return token.strip() if scheme.lower() == "bearer" else None
 
 
+def validation_details(exc: ValidationError, whole: str = "body") -> str:
+    """Where and what, for the first ten problems; `whole` names an error of no field."""
+    parts = [f"{'.'.join(map(str, err['loc'])) or whole}: {err['msg']}" for err in exc.errors()]
+    return "; ".join(parts[:10])
+
+
 def validation_message(exc: ValidationError) -> str:
-    parts = [f"{'.'.join(map(str, err['loc'])) or 'body'}: {err['msg']}" for err in exc.errors()]
-    return "Invalid request: " + "; ".join(parts[:10])
+    return "Invalid request: " + validation_details(exc)
 
 
 def parse_body[M: BaseModel](request: Request, model: type[M]) -> M:

@@ -10,7 +10,8 @@ from lomas.errors import InvalidQuery, rebuild
 from lomas_client import models as m
 
 from functions.common.api import Call
-from functions.common.errors import status_of
+from functions.common.errors import json_response, status_of
+from functions.common.request_ids import request_id
 
 BASE_PATH_HEADER = "x-lomas-base-path"
 """Set by the Lambda adapter when API Gateway's stage was stripped from the path (a
@@ -45,9 +46,9 @@ def outcome(call: Call, job: Job) -> Response:
     """A finished job's answer, as the query itself would have answered; its
     Content-Location is the job. Raises the job's error."""
     if job.status == "complete" and job.result is not None:
-        return Response(body=job.result, status_code=200,
-                        headers={"Content-Type": "application/json",
-                                 "Content-Location": _status_path(call, job)})
+        response = json_response(job.result, 200, request_id())
+        response.headers["Content-Location"] = _status_path(call, job)
+        return response
     raise rebuild(job.error or {})
 
 
@@ -57,10 +58,10 @@ def _status_path(call: Call, job: Job) -> str:
 
 
 def accepted(call: Call, job: Job) -> Response:
-    return Response(body=m.JobSubmitted(uid=job.uid).model_dump(), status_code=202,
-                    headers={"Content-Type": "application/json",
-                             "Location": _status_path(call, job),
+    response = json_response(m.JobSubmitted(uid=job.uid).model_dump(), 202, request_id())
+    response.headers.update({"Location": _status_path(call, job),
                              "Preference-Applied": "respond-async"})
+    return response
 
 
 def job_response(job: Job) -> m.JobResponse:

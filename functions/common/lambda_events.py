@@ -23,6 +23,7 @@ from lomas.services.context import Context
 from lomas_client.models import ErrorResponse
 from pydantic import ValidationError
 
+from functions.common.api import validation_details
 from functions.common.gateway import Gateway, Reply, build_gateway
 from functions.common.jobs import BASE_PATH_HEADER
 from functions.common.logs import configure_logging
@@ -132,15 +133,15 @@ def run_job_event(ctx: Context, event: Event) -> dict[str, Any]:
 def lambda_handler(*apps: str) -> Handler:
     """Build the function once (cold start) and return its Lambda handler.
 
-    Exits with one log line when there is no MongoDB URL (the embedded store is for
-    local runs only) or the store cannot be reached; Lambda retries the cold start.
+    Exits with one log line when the settings are invalid, there is no MongoDB URL (the
+    embedded store is for local runs only) or the store cannot be reached; Lambda
+    retries the cold start.
     """
     try:
         settings = Settings()
     except ValidationError as exc:  # e.g. an OIDC issuer without its audience
         configure_logging("INFO")
-        log.critical("invalid settings: %s", "; ".join(
-            f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors()))
+        log.critical("invalid settings: %s", validation_details(exc, whole="settings"))
         raise SystemExit(1) from None
     configure_logging(settings.log_level)
     try:

@@ -17,6 +17,10 @@ class LomasError(Exception):
     def type(self) -> str:
         return type(self).__name__
 
+    def record(self) -> dict[str, str]:
+        """The error as archives and jobs keep it (`rebuild` raises it again)."""
+        return {"type": self.type, "message": self.message}
+
 
 class InvalidQuery(LomasError):
     """Bad SQL, bad parameters, a request that does not fit the schema."""

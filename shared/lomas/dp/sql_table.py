@@ -74,9 +74,8 @@ class Connection:
 class SqlTable:
     """One dataset version, named `df` and by the dataset's name, for SmartNoise-SQL.
 
-    DuckDB connections are not thread-safe: queries on one table take its lock
-    (each takes milliseconds in DuckDB; SmartNoise's own work runs outside it only
-    when it does not touch the connection).
+    A DuckDB connection is not thread-safe: a SmartNoise execution on the table holds
+    its lock from start to end (a few milliseconds once the noise scales are known).
     """
 
     def __init__(self, frame: pd.DataFrame, dataset_name: str) -> None:

@@ -42,7 +42,7 @@ def oidc_user(store: StateStore, oidc: OidcRules, token: str) -> User:
     user = store.get_user(name)
     if user is None:
         if not oidc.auto_provision:
-            raise Unauthenticated(f"There is no Lomas user {name!r}: ask an administrator.")
+            raise _unknown_user(name)
         user = _provision(store, name)
     held = claims.get(oidc.admin_claim)
     values = held if isinstance(held, list) else [held]
@@ -62,8 +62,12 @@ def _provision(store: StateStore, name: str) -> User:
     log.info("user %s provisioned from a token", name)
     user = store.get_user(name)
     if user is None:  # deleted again at once
-        raise Unauthenticated(f"There is no Lomas user {name!r}: ask an administrator.")
+        raise _unknown_user(name)
     return user
+
+
+def _unknown_user(name: str) -> Unauthenticated:
+    return Unauthenticated(f"There is no Lomas user {name!r}: ask an administrator.")
 
 
 def require_admin(user: User) -> None:

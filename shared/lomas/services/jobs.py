@@ -33,6 +33,7 @@ from lomas.services.querying import (
     give_back,
     plan,
     private_executor,
+    release_claim,
     run_claimed,
 )
 
@@ -77,7 +78,7 @@ def submit(ctx: Context, user: User, engine: Engine, req: Any, idempotency_key: 
             claim = claim_and_charge(ctx, user, planned.dataset, engine.name, planned.request,
                                      job.cost, job.idempotency_key, owner=uid)
         except LomasError as exc:
-            return _record(ctx, job, "failed", error={"type": exc.type, "message": exc.message})
+            return _record(ctx, job, "failed", error=exc.record())
         if isinstance(claim, dict):  # the key's query ran already (a direct request)
             return _record(ctx, job, "complete", result=claim)
         if claim.charged_now:
@@ -100,8 +101,7 @@ def run(ctx: Context, uid: str) -> None:
     try:
         result = _execute(ctx, job)
     except LomasError as exc:
-        _record(ctx, job, "failed", read_back=False,
-                error={"type": exc.type, "message": exc.message})
+        _record(ctx, job, "failed", read_back=False, error=exc.record())
     except Exception:
         log.exception("job %s failed", uid)
         _record(ctx, job, "failed", read_back=False, error=INTERNAL)
@@ -160,10 +160,8 @@ def _lapse(ctx: Context, job: Job, now: datetime) -> Job:
             ctx.store.finish(before.user, before.idempotency_key, status="failed",
                              cost=before.cost, error=error, owner=before.uid)
         else:
-            if before.charged:
-                ctx.store.refund(before.user, before.dataset, before.cost,
-                                 before.idempotency_key)
-            ctx.store.release(before.user, before.idempotency_key, before.uid)
+            release_claim(ctx.store, before.user, before.dataset, before.cost,
+                          before.idempotency_key, before.uid, charged=before.charged)
         log.warning("job %s lapsed (started=%s)", job.uid, before.started)
     return ctx.store.get_job(job.uid) or job
 

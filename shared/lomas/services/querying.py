@@ -17,6 +17,7 @@ from lomas import errors
 from lomas.adapters.tables import CachedData
 from lomas.domain import ArchiveRecord, Dataset, PrivacyCost, User
 from lomas.errors import BudgetExhausted, Conflict, LomasError
+from lomas.ports import StateStore
 from lomas.services.access import dataset_for
 from lomas.services.context import Context
 from lomas.services.engines import Engine, Prepared, Result
@@ -99,9 +100,17 @@ def claim_and_charge(
 
 def give_back(ctx: Context, claim: Claim) -> None:
     """Undo a claim whose run never read private data: refund what it spent, free the key."""
-    if claim.charged_now:
-        ctx.store.refund(claim.user.name, claim.dataset.name, claim.cost, claim.key)
-    ctx.store.release(claim.user.name, claim.key, claim.owner)
+    release_claim(ctx.store, claim.user.name, claim.dataset.name, claim.cost, claim.key,
+                  claim.owner, charged=claim.charged_now)
+
+
+def release_claim(store: StateStore, user: str, dataset: str, cost: PrivacyCost, key: str,
+                  owner: str, *, charged: bool) -> None:
+    """Refund the cost if this claim spent it (never a charge an earlier run made under
+    the same key: data may have been read then), and free the key."""
+    if charged:
+        store.refund(user, dataset, cost, key)
+    store.release(user, key, owner)
 
 
 def run_claimed(ctx: Context, claim: Claim, execute: Executor) -> dict[str, Any]:
@@ -119,8 +128,7 @@ def run_claimed(ctx: Context, claim: Claim, execute: Executor) -> dict[str, Any]
     try:
         response = execute(data)
     except LomasError as exc:
-        _finish(store, user, key, owner, status="failed", cost=cost,
-                error={"type": exc.type, "message": exc.message})
+        _finish(store, user, key, owner, status="failed", cost=cost, error=exc.record())
         raise
     except BaseException:
         _finish(store, user, key, owner, status="failed", cost=cost, error=INTERNAL)
