@@ -4,6 +4,7 @@ import pytest
 from lomas import demo
 from lomas.domain import PrivacyCost
 from lomas.dp import smartnoise_sql as sn
+from lomas.dp.noise_scale import full_searches
 from lomas.dp.sql_table import SqlTable
 from lomas.errors import InvalidQuery
 from lomas_client import models as m
@@ -104,7 +105,61 @@ def test_remembered_noise_scales_are_the_ones_opendp_finds(kind: str) -> None:
     assert remembered.scale == first.scale
     fresh = cls(**params)
     fresh.scale = None
-    cls._compute_noise_scale.search(fresh)  # OpenDP's search itself, not the memo
+    with full_searches():
+        cls._compute_noise_scale.search(fresh)  # SmartNoise's own search, not the memo
     assert fresh.scale == first.scale
     assert cls(**{**params, "epsilon": 2.0}).scale != first.scale  # a key per parameter set
     assert cls(**{**params, "upper": 50.0}).scale != first.scale
+
+
+NARROWED_CASES = [  # (mechanism, epsilon, delta, lower, upper, max_contrib)
+    *[("laplace", eps, 0.0, lower, upper, contrib)
+      for eps in (0.01, 0.1, 0.37, 1.0, 3.3, 17.0)
+      for lower, upper, contrib in ((0.0, 1.0, 1), (-250.5, 999.25, 2), (18.0, 90.0, 7))],
+    ("gaussian", 1.0, 1e-5, 0.0, 100.0, 1),
+    ("gaussian", 0.5, 1e-6, 0.0, 1.0, 1),
+    ("gaussian", 2.0, 1e-4, -10.0, 10.0, 3),
+]
+
+
+@pytest.mark.parametrize(("kind", "epsilon", "delta", "lower", "upper", "contrib"),
+                         NARROWED_CASES)
+def test_the_narrowed_search_finds_smartnoises_scale(kind, epsilon, delta, lower, upper,
+                                                     contrib) -> None:
+    from snsql.sql._mechanisms.gaussian import Gaussian
+    from snsql.sql._mechanisms.laplace import Laplace
+
+    cls = Laplace if kind == "laplace" else Gaussian
+    params = {"epsilon": epsilon, "delta": delta, "lower": lower, "upper": upper,
+              "max_contrib": contrib}
+    mechanism = cls(**params)
+    mechanism.scale = None
+    cls._compute_noise_scale.search(mechanism)  # the narrowed search, not the memo
+    narrowed = mechanism.scale
+    mechanism.scale = None
+    with full_searches():
+        cls._compute_noise_scale.search(mechanism)
+    assert narrowed == mechanism.scale
+
+
+def test_the_narrowed_search_gives_the_smallest_scale_opendp_accepts() -> None:
+    """Where SmartNoise's own Gaussian search gives up (it starts from no bounds), the
+    narrowed one still returns a scale OpenDP's check accepts, the next float below
+    it refused."""
+    import math
+
+    import opendp.prelude as dp
+    from lomas.dp.noise_scale import narrowed_binary_search_param
+
+    dp.enable_features("floating-point", "contrib")
+    delta, epsilon = 3.6e-6, 0.83
+    space = dp.vector_domain(dp.atom_domain(T=float, nan=False)), dp.symmetric_distance()
+    bounded_sum = space >> dp.t.then_clamp(bounds=(48.0, 486.0)) >> dp.t.then_sum()
+
+    def chain(scale: float):
+        return dp.c.make_fix_delta(dp.c.make_zCDP_to_approxDP(
+            bounded_sum >> dp.m.then_gaussian(scale)), delta=delta)
+
+    scale = narrowed_binary_search_param(chain, 1, (epsilon, delta))
+    assert chain(scale).check(1, (epsilon, delta))
+    assert not chain(math.nextafter(scale, 0.0)).check(1, (epsilon, delta))
