@@ -218,3 +218,20 @@ def test_duckdb_reads_no_file_and_loads_no_extension(engines: dict) -> None:
         cursor.execute("SELECT * FROM read_csv('/etc/hostname')")
     with pytest.raises(Exception, match=r"(?i)lock|configuration"):
         cursor.execute("SET enable_external_access = true")
+
+
+def test_dummy_tables_share_a_sealed_database_and_see_only_their_own_tables() -> None:
+    first = SqlTable(pd.DataFrame({"a": range(50)}), "one", dummy=True)
+    second = SqlTable(pd.DataFrame({"a": range(5)}), "one", dummy=True)
+    cursor, other = first.connection.cursor(), second.connection.cursor()
+    cursor.execute("SELECT COUNT(*) FROM one")
+    other.execute("SELECT COUNT(*) FROM df")
+    assert list(cursor) == [(50,)] and list(other) == [(5,)]
+    for setting in ("autoload_known_extensions", "autoinstall_known_extensions",
+                    "enable_external_access"):
+        cursor.execute(f"SELECT current_setting('{setting}')")
+        assert list(cursor) == [(False,)], setting
+    with pytest.raises(Exception, match=r"(?i)permission|disabled"):
+        cursor.execute("SELECT * FROM read_csv('/etc/hostname')")
+    with pytest.raises(Exception, match=r"(?i)lock|configuration"):
+        cursor.execute("SET enable_external_access = true")

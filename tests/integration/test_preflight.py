@@ -44,9 +44,11 @@ def test_a_good_query_is_checked_once_then_runs(live_server: LiveServer) -> None
     runs = PREFLIGHT.runs
     assert post(live_server, "/smartnoise_sql_query", body).status_code == 200
     assert post(live_server, "/smartnoise_sql_query", body).status_code == 200
-    assert PREFLIGHT.runs <= runs + 1  # one dummy run for the shape, none for the repeat
+    other_epsilon = {**body, "epsilon": 0.25}  # the same shape: epsilon sets only the noise
+    assert post(live_server, "/smartnoise_sql_query", other_epsilon).status_code == 200
+    assert PREFLIGHT.runs <= runs + 1  # one dummy run for the shape, none for the repeats
     grant = live_server.world.store.get_grant("alice", "income")
-    assert grant is not None and grant.spent.epsilon == pytest.approx(1.0)
+    assert grant is not None and grant.spent.epsilon == pytest.approx(1.25)
 
 
 def test_an_opendp_pipeline_that_fails_on_dummy_data_spends_nothing(

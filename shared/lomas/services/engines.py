@@ -61,7 +61,7 @@ def _prepare_sql(dataset: Dataset, req: m.SmartnoiseSqlCostRequest) -> Prepared:
     return Prepared(
         cost,
         run_private=lambda data: on(data.sql_table()),
-        run_dummy=lambda frame: on(SqlTable(frame, dataset.name)),
+        run_dummy=lambda frame: on(SqlTable(frame, dataset.name, dummy=True)),
     )
 
 

@@ -162,10 +162,15 @@ def estimate_cost(ctx: Context, user: User, engine: Engine, req: Any) -> m.CostR
 
 def preflight(engine: Engine, dataset: Dataset, request: dict[str, Any],
               prepared: Prepared) -> None:
-    """Run a new query shape on dummy data first. Raises InvalidQuery if it fails there."""
+    """Run a new query shape on dummy data first. Raises InvalidQuery if it fails there.
+
+    The shape is the request without its epsilon: epsilon sets only the noise scales,
+    and a scale that cannot be found fails the costing, before this check.
+    """
     from lomas.dp.dummy import dummy_frame
 
-    key = PREFLIGHT.key(fingerprint(engine.name, request), dataset.metadata.model_dump_json())
+    shape = {name: value for name, value in request.items() if name != "epsilon"}
+    key = PREFLIGHT.key(fingerprint(engine.name, shape), dataset.metadata.model_dump_json())
     PREFLIGHT.check(key, lambda: prepared.run_dummy(
         dummy_frame(dataset.metadata, DUMMY_ROWS, DUMMY_SEED)))
 
