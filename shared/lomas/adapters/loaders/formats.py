@@ -11,7 +11,6 @@ import json
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-import yaml
 from lomas_client.models import ColumnMetadata, DatasetMetadata, DatasetProblem
 
 if TYPE_CHECKING:  # pandas loads with the first table, not with the admin function
@@ -152,7 +151,12 @@ def read_table(source: Any, fmt: str, metadata: DatasetMetadata,
 
 
 def read_metadata(data: bytes, fmt: str) -> DatasetMetadata:
-    raw = json.loads(data) if fmt == "json" else yaml.safe_load(data)
+    if fmt == "json":
+        raw = json.loads(data)
+    else:
+        import yaml  # only for YAML metadata (12 ms of imports)
+
+        raw = yaml.safe_load(data)
     return DatasetMetadata.model_validate(raw)
 
 

@@ -14,8 +14,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 log = logging.getLogger(__name__)
 
 
@@ -45,6 +43,8 @@ class FileSecrets:
     def get(self, name: str) -> dict[str, str]:
         if not self._path.exists():  # e.g. an optional key of a mounted Secret
             raise SecretNotFound(name)
+        import yaml  # only for a secrets file (12 ms of imports)
+
         data = yaml.safe_load(self._path.read_text()) or {}
         if name not in data:
             raise SecretNotFound(name)
