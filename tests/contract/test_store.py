@@ -233,3 +233,31 @@ def test_only_a_lapsed_job_in_progress_expires_and_then_cannot_start(
     assert any_store.expire_job("j2", now, error, keep) is None  # once
     job = any_store.get_job("j2")
     assert job is not None and (job.status, job.error) == ("failed", error)
+
+
+def test_archives_and_jobs_written_before_the_user_key_still_hold_their_keys(
+        mongo_store) -> None:
+    """A store written by an earlier version (two-field unique index, no user_key) is
+    upgraded by ensure_indexes: its keys still replay, and the old index is gone."""
+    from lomas.adapters.mongo import documents as docs
+
+    store = mongo_store
+    for collection in (store.archives, store.jobs):
+        collection.drop_index(f"{docs.USER_KEY}_1")
+        collection.create_index([("user_name", 1), ("idempotency_key", 1)], unique=True)
+    record = ArchiveRecord("u", "k", "fp", "d", "e", {})
+    old_archive = {k: v for k, v in docs.archive_doc(record).items() if k != docs.USER_KEY}
+    store.archives.insert_one(old_archive)
+    job = _job("j1", key="k")
+    store.jobs.insert_one({k: v for k, v in docs.job_doc(job).items() if k != docs.USER_KEY})
+
+    store.ensure_indexes()
+
+    for collection in (store.archives, store.jobs):
+        names = collection.index_information()
+        assert "user_name_1_idempotency_key_1" not in names and f"{docs.USER_KEY}_1" in names
+    held = store.claim(ArchiveRecord("u", "k", "fp", "d", "e", {}, owner="new"))
+    assert held is not None and held.idempotency_key == "k"  # the old claim holds the key
+    existing = store.create_job(_job("j2", key="k"))
+    assert existing is not None and existing.uid == "j1"  # one key, one job
+    assert store.claim(ArchiveRecord("u", "k2", "fp", "d", "e", {})) is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from lomas_client.models import DatasetAccess, DatasetMetadata
@@ -10,6 +11,7 @@ from pydantic import TypeAdapter
 from lomas.domain import ArchiveRecord, Dataset, Grant, Job, PrivacyCost, User
 
 _ACCESS: TypeAdapter[DatasetAccess] = TypeAdapter(DatasetAccess)
+USER_KEY = "user_key"
 
 
 def user_from(doc: dict[str, Any]) -> User:
@@ -93,8 +95,18 @@ def charge(cost: PrivacyCost, sign: float = 1.0, key: str | None = None) -> dict
     return update
 
 
+def user_key(user: str, key: str) -> str:
+    """One string per (user, Idempotency-Key): the unique field of archives and jobs.
+
+    A unique index on one field, not two: the embedded store (mongoeco) checks a
+    compound unique index by reading every document of the collection on each write.
+    """
+    return json.dumps([user, key], separators=(",", ":"))
+
+
 def archive_doc(record: ArchiveRecord) -> dict[str, Any]:
     return {
+        USER_KEY: user_key(record.user, record.idempotency_key),
         "user_name": record.user,
         "idempotency_key": record.idempotency_key,
         "fingerprint": record.fingerprint,
@@ -132,6 +144,7 @@ def archive_from(doc: dict[str, Any]) -> ArchiveRecord:
 
 def job_doc(job: Job) -> dict[str, Any]:
     return {
+        USER_KEY: user_key(job.user, job.idempotency_key),
         "uid": job.uid,
         "user_name": job.user,
         "idempotency_key": job.idempotency_key,

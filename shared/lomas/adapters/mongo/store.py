@@ -38,6 +38,37 @@ def _translated[F: Callable[..., Any]](method: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def _insert_new(collection: Collection[dict[str, Any]], where: dict[str, Any],
+                doc: dict[str, Any]) -> bool:
+    """Insert doc unless a document matches `where` (its unique key); True if inserted.
+
+    An upsert that only sets on insert, not insert_one: the embedded store (mongoeco)
+    reads every document of the collection on each insert_one, not on an upsert.
+    """
+    fields = {name: value for name, value in doc.items() if name not in where}
+    try:
+        done = collection.update_one(where, {"$setOnInsert": fields}, upsert=True)
+    except DuplicateKeyError:  # MongoDB: a concurrent upsert of the same key inserted it
+        return False
+    return done.upserted_id is not None
+
+
+def _unique_user_key(collection: Collection[dict[str, Any]]) -> None:
+    """The unique (user, Idempotency-Key) index on one field, filled in on documents
+    written before it, and the former two-field unique index dropped."""
+    missing = collection.find({docs.USER_KEY: {"$exists": False}},
+                              {"user_name": 1, "idempotency_key": 1})
+    for doc in missing:
+        collection.update_one({"_id": doc["_id"]}, {"$set": {
+            docs.USER_KEY: docs.user_key(doc["user_name"], doc["idempotency_key"])}})
+    collection.create_index([(docs.USER_KEY, ASCENDING)], unique=True, sparse=True)
+    if _FORMER_UNIQUE in collection.index_information():
+        collection.drop_index(_FORMER_UNIQUE)
+
+
+_FORMER_UNIQUE = "user_name_1_idempotency_key_1"
+
+
 class MongoStore:
     """Users, datasets, grants and archives in four collections."""
 
@@ -68,15 +99,13 @@ class MongoStore:
         self.grants.create_index(
             [("user_name", ASCENDING), ("dataset_name", ASCENDING)], unique=True
         )
-        self.archives.create_index(
-            [("user_name", ASCENDING), ("idempotency_key", ASCENDING)], unique=True
-        )
+        for keyed in (self.archives, self.jobs):
+            _unique_user_key(keyed)
+        self.archives.create_index([("user_name", ASCENDING)])
         self.archives.create_index([("dataset_name", ASCENDING)])
         self.rates.create_index([("user_name", ASCENDING), ("window", ASCENDING)], unique=True)
         self.rates.create_index([("expires_at", ASCENDING)], expireAfterSeconds=0)
         self.jobs.create_index([("uid", ASCENDING)], unique=True)
-        self.jobs.create_index(
-            [("user_name", ASCENDING), ("idempotency_key", ASCENDING)], unique=True)
         self.jobs.create_index([("expires_at", ASCENDING)], expireAfterSeconds=0)
 
     @_translated
@@ -246,12 +275,9 @@ class MongoStore:
     # -------------------------------------------------------------- archives
     @_translated
     def claim(self, record: ArchiveRecord, now: datetime | None = None) -> ArchiveRecord | None:
-        try:
-            self.archives.insert_one(docs.archive_doc(record))
+        where = {docs.USER_KEY: docs.user_key(record.user, record.idempotency_key)}
+        if _insert_new(self.archives, where, docs.archive_doc(record)):
             return None
-        except DuplicateKeyError:
-            pass
-        where = {"user_name": record.user, "idempotency_key": record.idempotency_key}
         if now is not None:  # take over a pending claim whose lease ran out
             taken = self.archives.find_one_and_update(
                 {**where, "status": "pending", "fingerprint": record.fingerprint,
@@ -276,7 +302,7 @@ class MongoStore:
         error: dict[str, str] | None = None,
         owner: str | None = None,
     ) -> bool:
-        where: dict[str, Any] = {"user_name": user, "idempotency_key": key}
+        where: dict[str, Any] = {docs.USER_KEY: docs.user_key(user, key)}
         if owner is not None:
             where.update(owner=owner, status="pending")
         doc = self.archives.find_one_and_update(
@@ -302,7 +328,7 @@ class MongoStore:
 
     @_translated
     def release(self, user: str, key: str, owner: str | None = None) -> None:
-        where = {"user_name": user, "idempotency_key": key, "status": "pending"}
+        where = {docs.USER_KEY: docs.user_key(user, key), "status": "pending"}
         if owner is not None:
             where["owner"] = owner
         self.archives.delete_one(where)
@@ -324,15 +350,13 @@ class MongoStore:
     # ------------------------------------------------------------------ jobs
     @_translated
     def create_job(self, job: Job) -> Job | None:
+        where = {docs.USER_KEY: docs.user_key(job.user, job.idempotency_key)}
         for _ in range(2):  # the other job may expire (TTL) between the insert and the read
-            try:
-                self.jobs.insert_one(docs.job_doc(job))
+            if _insert_new(self.jobs, where, docs.job_doc(job)):
                 return None
-            except DuplicateKeyError:
-                doc = self.jobs.find_one(
-                    {"user_name": job.user, "idempotency_key": job.idempotency_key})
-                if doc is not None:
-                    return docs.job_from(doc)
+            doc = self.jobs.find_one(where)
+            if doc is not None:
+                return docs.job_from(doc)
         raise StoreUnavailable("The state store is unavailable.")
 
     @_translated
