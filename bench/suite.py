@@ -4,7 +4,7 @@ and the published Lomas 0.4.1 on the same data and machine in the same run.
 a. SQL latency end to end (lomas_client -> HTTP -> function -> result) against the same
    query on the engine directly (the floor: SmartNoise on a DuckDB table made once), at
    each size, COUNT+AVG and GROUP BY, repeated and new queries (a new epsilon each run:
-   nothing memoised).
+   its cost and noise scales are computed again).
 b. The first query on a new dataset version (load + prepare + answer) at the largest
    size, from local Parquet and from S3 (moto's server).
 c. Cold start: the handler modules' import time, and process start to the first
