@@ -139,13 +139,14 @@ class JobStore(Protocol):
 
 
 class JobRunner(Protocol):
-    def dispatch(self, uid: str, work: Callable[[], None]) -> None:
+    def dispatch(self, uid: str, work: Callable[[], object]) -> None:
         """Have job `uid` run soon: `work` here (a worker thread), or another invocation
         that runs it by its uid. Raises JobDispatchFailed if it cannot be handed over."""
 
-    def wait(self, uid: str, seconds: float) -> bool:
-        """If job `uid` runs in this process, wait until it ends (at most `seconds`) and
-        return True; else False at once (the caller polls the store)."""
+    def wait(self, uid: str, seconds: float) -> tuple[bool, object]:
+        """If job `uid` runs in this process, wait until it ends (at most `seconds`):
+        (True, what `work` returned, or None if it has not ended). Else (False, None) at
+        once: the caller polls the store."""
 
 
 class StateStore(UserStore, DatasetStore, BudgetLedger, QueryArchive, RateCounter, JobStore,

@@ -23,25 +23,25 @@ class Held:
     """A runner that keeps the work; `run_all` runs it later, `drop` forgets it."""
 
     def __init__(self) -> None:
-        self.work: dict[str, Callable[[], None]] = {}
+        self.work: dict[str, Callable[[], object]] = {}
 
-    def dispatch(self, uid: str, work: Callable[[], None]) -> None:
+    def dispatch(self, uid: str, work: Callable[[], object]) -> None:
         self.work[uid] = work
 
     def run_all(self) -> None:
         for work in self.work.values():
             work()
 
-    def wait(self, uid: str, seconds: float) -> bool:
-        return False
+    def wait(self, uid: str, seconds: float) -> tuple[bool, object]:
+        return False, None
 
 
 class Down:
-    def dispatch(self, uid: str, work: Callable[[], None]) -> None:
+    def dispatch(self, uid: str, work: Callable[[], object]) -> None:
         raise RuntimeError("no runner")
 
-    def wait(self, uid: str, seconds: float) -> bool:
-        return False
+    def wait(self, uid: str, seconds: float) -> tuple[bool, object]:
+        return False, None
 
 
 def spent(world: World) -> PrivacyCost:
@@ -113,3 +113,23 @@ def test_another_users_job_is_not_found(held) -> None:
     with pytest.raises(NotFound):
         jobs.status(world.ctx, User("bob"), job.uid)
     assert jobs.status(world.ctx, User("root", is_admin=True), job.uid).uid == job.uid
+
+
+def test_a_job_run_here_answers_its_waiter_without_reading_it_back(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    from lomas.adapters.runners import ThreadRunner
+
+    runner = ThreadRunner(2)
+    world.ctx = replace(world.ctx, jobs=runner)
+    reads: list[str] = []
+    get_job = world.store.get_job
+    monkeypatch.setattr(world.store, "get_job", lambda uid: reads.append(uid) or get_job(uid))
+    job = jobs.submit(world.ctx, ALICE, SQL, req(), "k-here", dummy=False)
+    done = jobs.await_job(world.ctx, job, 20)
+    assert done.status == "complete" and done.result is not None
+    assert reads == []  # the runner handed the recorded job over
+    assert done == get_job(job.uid)  # and it is the job as the store has it
+    late = jobs.submit(world.ctx, ALICE, SQL, req(), "k-late", dummy=False)
+    time.sleep(0.5)  # it ends before anybody waits for it
+    assert jobs.await_job(world.ctx, late, 20).status == "complete" and reads == []
+    runner.shutdown()

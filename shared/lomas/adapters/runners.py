@@ -6,11 +6,16 @@ import json
 import logging
 import os
 import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 log = logging.getLogger(__name__)
+
+ENDED_KEPT = 256
+"""Jobs that ended here whose outcome a request may still wait for (it may ask just
+after its job ended)."""
 
 JOB_EVENT_KEY = "lomas_job"
 """A Lambda event {"lomas_job": "<uid>"} asks the function to run that job."""
@@ -18,6 +23,12 @@ JOB_EVENT_KEY = "lomas_job"
 
 class JobDispatchFailed(RuntimeError):
     """The job could not be handed to a runner."""
+
+
+class _Run(threading.Event):
+    """A job running here: set when it ends, with what its work returned."""
+
+    outcome: object = None
 
 
 class ThreadRunner:
@@ -28,18 +39,22 @@ class ThreadRunner:
         self._workers = workers
         self._pool: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
-        self._running: dict[str, threading.Event] = {}
+        self._running: dict[str, _Run] = {}
+        self._ended: OrderedDict[str, _Run] = OrderedDict()  # the latest, for late waiters
 
-    def dispatch(self, uid: str, work: Callable[[], None]) -> None:
-        done = threading.Event()
+    def dispatch(self, uid: str, work: Callable[[], object]) -> None:
+        done = _Run()
 
         def run() -> None:
             try:
-                work()
+                done.outcome = work()
             finally:
                 done.set()
                 with self._lock:
                     self._running.pop(uid, None)
+                    self._ended[uid] = done
+                    while len(self._ended) > ENDED_KEPT:
+                        self._ended.popitem(last=False)
 
         with self._lock:
             if self._pool is None:
@@ -51,15 +66,15 @@ class ThreadRunner:
                 self._running.pop(uid, None)
                 raise JobDispatchFailed(f"job {uid}: the worker pool is shut down") from exc
 
-    def wait(self, uid: str, seconds: float) -> bool:
+    def wait(self, uid: str, seconds: float) -> tuple[bool, object]:
         """Wait until a job running here ends (at most `seconds`): waiting requests wake as
-        soon as their job ends, not at their next poll. False at once if it is not here."""
+        soon as their job ends, not at their next poll, with what its work returned.
+        (False, None) at once if it is not here."""
         with self._lock:
-            done = self._running.get(uid)
+            done = self._running.get(uid) or self._ended.pop(uid, None)
         if done is None:
-            return False
-        done.wait(seconds)
-        return True
+            return False, None
+        return True, done.outcome if done.wait(seconds) else None
 
     def shutdown(self, wait: bool = True) -> None:
         with self._lock:
@@ -85,7 +100,7 @@ class LambdaRunner:
             raise JobDispatchFailed("no function to run jobs: set LOMAS_JOB_FUNCTION_NAME")
         return name
 
-    def dispatch(self, uid: str, work: Callable[[], None]) -> None:
+    def dispatch(self, uid: str, work: Callable[[], object]) -> None:
         if self._client is None:
             import boto3
 
@@ -99,6 +114,6 @@ class LambdaRunner:
         if answer.get("StatusCode") != 202:
             raise JobDispatchFailed(f"job {uid}: Lambda answered {answer.get('StatusCode')}")
 
-    def wait(self, uid: str, seconds: float) -> bool:
+    def wait(self, uid: str, seconds: float) -> tuple[bool, object]:
         """The job runs in another invocation: nothing to wait on here."""
-        return False
+        return False, None

@@ -92,21 +92,24 @@ def submit(ctx: Context, user: User, engine: Engine, req: Any, idempotency_key: 
     return job  # in progress, as written (its runner may be done already: await_job reads)
 
 
-def run(ctx: Context, uid: str) -> None:
-    """Run job `uid` here, once: a second delivery, or a job that lapsed, does nothing."""
+def run(ctx: Context, uid: str) -> Job | None:
+    """Run job `uid` here, once: a second delivery, or a job that lapsed, does nothing.
+
+    Returns the job as its outcome was recorded (a waiting request in this process
+    answers with it, without reading it back), or None if it did not run here.
+    """
     job = ctx.store.start_job(uid, datetime.now(UTC))
     if job is None:
         log.info("job %s not run: taken, finished or lapsed", uid)
-        return
+        return None
     try:
         result = _execute(ctx, job)
     except LomasError as exc:
-        _record(ctx, job, "failed", read_back=False, error=exc.record())
+        return _record(ctx, job, "failed", read_back=False, error=exc.record())
     except Exception:
         log.exception("job %s failed", uid)
-        _record(ctx, job, "failed", read_back=False, error=INTERNAL)
-    else:
-        _record(ctx, job, "complete", read_back=False, result=result)
+        return _record(ctx, job, "failed", read_back=False, error=INTERNAL)
+    return _record(ctx, job, "complete", read_back=False, result=result)
 
 
 def _execute(ctx: Context, job: Job) -> dict[str, Any]:
@@ -139,7 +142,7 @@ def _execute(ctx: Context, job: Job) -> dict[str, Any]:
 def _record(ctx: Context, job: Job, status: str, *, read_back: bool = True,
             **outcome: Any) -> Job:
     """Record the outcome: the job as recorded, or as the store has it if it was finished
-    meanwhile (read_back=False: the runner needs no answer)."""
+    meanwhile (read_back=False: the job unfinished, as the runner started it)."""
     expires = _retention(ctx, datetime.now(UTC))
     if not ctx.store.finish_job(job.uid, status=status, expires_at=expires, **outcome):
         log.warning("job %s was finished meanwhile (its lease ended?); outcome %s dropped",
@@ -177,7 +180,10 @@ def await_job(ctx: Context, job: Job, wait: float) -> Job:
         left = deadline - time.monotonic()
         if job.finished or left <= 0:
             return job
-        if not ctx.jobs.wait(job.uid, left):  # a job running here wakes us when it ends
+        here, outcome = ctx.jobs.wait(job.uid, left)  # a job running here wakes us
+        if isinstance(outcome, Job) and outcome.uid == job.uid and outcome.finished:
+            return outcome  # as its run recorded it: no need to read it back
+        if not here:
             time.sleep(min(delay, left))  # it runs elsewhere: poll the store
             delay = min(delay * 1.5, 0.5)
         job = ctx.store.get_job(job.uid) or job
