@@ -6,7 +6,7 @@ a. SQL latency end to end (lomas_client -> HTTP -> function -> result) against t
    each size, COUNT+AVG and GROUP BY, repeated and new queries (a new epsilon each run:
    its cost and noise scales are computed again).
 b. The first query on a new dataset version (load + prepare + answer) at the largest
-   size, from local Parquet and from S3 (moto's server).
+   size, from local Parquet and from S3 (moto's server): the median of 3 new versions.
 c. Cold start: the handler modules' import time, and process start to the first
    /health, budget and SQL answers.
 d. Throughput: 1 and 8 researchers (one user each) for T seconds on the smallest size.
@@ -197,8 +197,13 @@ def latency(new_lab: Callable[[], Lab], sizes: list[int], runs: int,
 
 
 # ----------------------------------------------------------------------- b
-def first_queries(lab: Lab, rows: int, warm_rows: int) -> dict[str, Any]:
-    """The first query on a dataset version nobody has queried (the process is warm)."""
+FIRST_VERSIONS = 3
+
+
+def first_queries(lab: Lab, rows: int, warm_rows: int,
+                  versions: int = FIRST_VERSIONS) -> dict[str, Any]:
+    """The first query on a dataset version nobody has queried (the process is warm), on
+    `versions` new versions from each source: the median, and each."""
     from moto.server import ThreadedMotoServer
 
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
@@ -211,34 +216,45 @@ def first_queries(lab: Lab, rows: int, warm_rows: int) -> dict[str, Any]:
         s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
                           aws_access_key_id="bench", aws_secret_access_key="bench")
         s3.create_bucket(Bucket="bench")
-        body = io.BytesIO()
-        demo.income_frame(rows, seed=9).to_parquet(body, index=False)
-        s3.put_object(Bucket="bench", Key="income.parquet", Body=body.getvalue())
-        fresh = lab.root / "data" / f"fresh_{rows}.parquet"
-        demo.income_frame(rows, seed=8).to_parquet(fresh, index=False)
-        sources = {"local_parquet": m.LocalAccess(path=fresh.name),
-                   "s3": m.S3Access(bucket="bench", key="income.parquet", endpoint_url=endpoint,
-                                    region="us-east-1", credentials_name="bench_s3")}
-        for kind, access in sources.items():
-            lab.store.create_dataset(Dataset(f"first_{kind}", access, demo.income_metadata(rows)))
-            lab.store.put_grant("r0", f"first_{kind}", PrivacyCost(1e12, 0.9))
+        sources: dict[str, list[m.DatasetAccess]] = {"local_parquet": [], "s3": []}
+        for i in range(versions):
+            body = io.BytesIO()
+            demo.income_frame(rows, seed=100 + i).to_parquet(body, index=False)
+            s3.put_object(Bucket="bench", Key=f"income_{i}.parquet", Body=body.getvalue())
+            sources["s3"].append(m.S3Access(
+                bucket="bench", key=f"income_{i}.parquet", endpoint_url=endpoint,
+                region="us-east-1", credentials_name="bench_s3"))
+            fresh = lab.root / "data" / f"fresh_{rows}_{i}.parquet"
+            demo.income_frame(rows, seed=200 + i).to_parquet(fresh, index=False)
+            sources["local_parquet"].append(m.LocalAccess(path=fresh.name))
+        for kind, accesses in sources.items():
+            for i, access in enumerate(accesses):
+                name = f"first_{kind}_{i}"
+                lab.store.create_dataset(Dataset(name, access, demo.income_metadata(rows)))
+                lab.store.put_grant("r0", name, PrivacyCost(1e12, 0.9))
         env = {"LOMAS_SECRETS_FILE": str(_s3_secret(lab.root))}
-        result: dict[str, Any] = {"rows": rows}
+        result: dict[str, Any] = {"rows": rows, "versions": versions}
         with server(lab, **env) as (url, _, _):
             wait_health(url)
             warm = client(url, lab.tokens[0], warm_rows)  # imports done: only the data is new
             warm.smartnoise_sql.query(query_sql("count_avg", warm_rows), epsilon=EPSILON,
                                       delta=DELTA)
-            for kind in sources:
-                researcher = Client(url, lab.tokens[0], f"first_{kind}", progress=False)
-                sql = f"SELECT COUNT(*) AS n, AVG(income) AS avg_income FROM first_{kind}"
-                start = time.perf_counter()
-                researcher.smartnoise_sql.query(sql, epsilon=EPSILON, delta=DELTA)
-                result[f"{kind}_ms"] = round((time.perf_counter() - start) * 1000, 1)
-                result[f"{kind}_warm_ms"] = median_ms(lambda r=researcher, s=sql: r.smartnoise_sql
-                                                      .query(s, epsilon=EPSILON, delta=DELTA), 5)
-                print(f"  b. first query, {kind}: {result[f'{kind}_ms']:.0f} ms (warm "
-                      f"{result[f'{kind}_warm_ms']:.0f} ms)", flush=True)
+            for kind, accesses in sources.items():
+                firsts, warms = [], []
+                for i in range(len(accesses)):
+                    name = f"first_{kind}_{i}"
+                    researcher = Client(url, lab.tokens[0], name, progress=False)
+                    sql = f"SELECT COUNT(*) AS n, AVG(income) AS avg_income FROM {name}"
+                    start = time.perf_counter()
+                    researcher.smartnoise_sql.query(sql, epsilon=EPSILON, delta=DELTA)
+                    firsts.append(round((time.perf_counter() - start) * 1000, 1))
+                    warms.append(median_ms(lambda r=researcher, s=sql: r.smartnoise_sql.query(
+                        s, epsilon=EPSILON, delta=DELTA), 5))
+                result[f"{kind}_ms"] = statistics.median(firsts)
+                result[f"{kind}_each_ms"] = firsts
+                result[f"{kind}_warm_ms"] = statistics.median(warms)
+                print(f"  b. first query, {kind}: {result[f'{kind}_ms']:.0f} ms (each "
+                      f"{firsts}; warm {result[f'{kind}_warm_ms']:.0f} ms)", flush=True)
         return result
     finally:
         moto.stop()
@@ -397,7 +413,8 @@ def table(report: dict[str, Any]) -> str:
                      f"{f'{theirs:.0f} ms' if theirs else '—'} | "
                      f"{ratio(r['repeated_ms'], theirs)} · {ratio(r['new_ms'], theirs)} |")
     b = report["first_query"]
-    lines += ["", "| b. first query on a new version | local Parquet | S3 (moto) |",
+    lines += ["", f"| b. first query on a new version (median of {b.get('versions', 1)}) "
+              "| local Parquet | S3 (moto) |",
               "|---|---|---|",
               f"| {b['rows']:,} rows | {b['local_parquet_ms']:.0f} ms (then "
               f"{b['local_parquet_warm_ms']:.0f} ms) | {b['s3_ms']:.0f} ms (then "

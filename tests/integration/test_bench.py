@@ -34,7 +34,9 @@ def test_the_suite_runs_on_tiny_data_and_writes_its_results(tmp_path: Path) -> N
     assert [(r["rows"], r["query"]) for r in report["latency"]] == [
         (300, "count_avg"), (300, "group_by"), (500, "count_avg"), (500, "group_by")]
     assert all(r["floor_ms"] > 0 and r["new_ms"] > 0 for r in report["latency"])
-    assert report["first_query"]["local_parquet_ms"] > 0 and report["first_query"]["s3_ms"] > 0
+    first = report["first_query"]
+    assert first["local_parquet_ms"] > 0 and first["s3_ms"] > 0
+    assert len(first["local_parquet_each_ms"]) == len(first["s3_each_ms"]) == 3
     assert set(report["cold_start"]) == {"import_s", "health_s", "budget_s", "sql_s"}
     assert [t["researchers"] for t in report["throughput"]] == [1, 2]
     assert all(t["errors"] == 0 and t["rps"] > 0 for t in report["throughput"])
