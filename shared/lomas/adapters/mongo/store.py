@@ -54,15 +54,19 @@ def _insert_new(collection: Collection[dict[str, Any]], where: dict[str, Any],
 
 
 def _unique_user_key(collection: Collection[dict[str, Any]]) -> None:
-    """The unique (user, Idempotency-Key) index on one field, filled in on documents
-    written before it, and the former two-field unique index dropped."""
-    missing = collection.find({docs.USER_KEY: {"$exists": False}},
-                              {"user_name": 1, "idempotency_key": 1})
-    for doc in missing:
-        collection.update_one({"_id": doc["_id"]}, {"$set": {
-            docs.USER_KEY: docs.user_key(doc["user_name"], doc["idempotency_key"])}})
+    """The unique (user, Idempotency-Key) index on one field. On a database written
+    before it (it has the former two-field unique index), user_key is filled in first,
+    and the former index dropped last: a start cut short between them does it again.
+    Other starts read no document."""
+    former = _FORMER_UNIQUE in collection.index_information()
+    if former:
+        missing = collection.find({docs.USER_KEY: {"$exists": False}},
+                                  {"user_name": 1, "idempotency_key": 1})
+        for doc in missing:
+            collection.update_one({"_id": doc["_id"]}, {"$set": {
+                docs.USER_KEY: docs.user_key(doc["user_name"], doc["idempotency_key"])}})
     collection.create_index([(docs.USER_KEY, ASCENDING)], unique=True, sparse=True)
-    if _FORMER_UNIQUE in collection.index_information():
+    if former:
         collection.drop_index(_FORMER_UNIQUE)
 
 
