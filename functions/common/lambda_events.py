@@ -125,8 +125,7 @@ def run_job_event(ctx: Context, event: Event) -> dict[str, Any]:
     if not isinstance(uid, str) or not uid:
         log.warning("job event without a uid")
         return {"uid": None, "status": None}
-    jobs.run(ctx, uid)
-    job = ctx.store.get_job(uid)
+    job = jobs.run(ctx, uid) or ctx.store.get_job(uid)  # as recorded, or as it stands
     return {"uid": uid, "status": job.status if job else None}
 
 

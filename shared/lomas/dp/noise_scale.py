@@ -9,8 +9,8 @@ takes about 80 checks, ~45 ms per aggregate: most of a new query's time.
 solves for the scale with the privacy map itself (a few secant steps on log epsilon
 against log scale: epsilon is inversely proportional to the Laplace scale, nearly so
 to the Gaussian's), then bisects, with OpenDP's `binary_search`, a bracket about
-1e-13 wide around it (wider ones if needed), once OpenDP's check has refused its
-lower end and accepted its upper end. The bisection converges to the same
+1e-13 wide around it (wider ones if needed; `binary_search` first checks that OpenDP
+refuses its lower end and accepts its upper end). The bisection converges to the same
 boundary, so the scale is the one the full search finds (a test compares them on many
 parameter sets); when no such bracket is found, OpenDP's full search runs unchanged.
 Privacy is OpenDP's check in both cases: the result is a scale the check accepted.
@@ -90,11 +90,12 @@ def narrowed_binary_search_param(make_chain: Callable[[Any], Any], d_in: Any, d_
     if T in (None, float) and (bounds is None or isinstance(bounds[0], float)):
         try:
             scale = solve_scale(make_chain, d_in, d_out, bounds)
-            if scale is not None:
-                for half_width in HALF_WIDTHS:
-                    lower, upper = scale * (1 - half_width), scale * (1 + half_width)
-                    if passes(upper) and not passes(lower):
-                        return binary_search(passes, bounds=(lower, upper))
+            for half_width in HALF_WIDTHS:
+                if scale is None:
+                    break
+                bracket = (scale * (1 - half_width), scale * (1 + half_width))
+                with contextlib.suppress(ValueError):  # the boundary is outside it
+                    return binary_search(passes, bounds=bracket)
         except (OpenDPException, ValueError, OverflowError, ZeroDivisionError):
             pass  # the full search below decides, and raises what it raises
     return binary_search_param(make_chain, d_in, d_out, bounds=bounds, T=T)

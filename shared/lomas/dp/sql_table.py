@@ -11,6 +11,7 @@ one database, sealed before any of them is registered, each on its own connectio
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 from collections.abc import Iterator
@@ -94,18 +95,17 @@ class SqlTable:
         self.connection = Connection(self._duck)
 
 
-_DUMMY_LOCK = threading.Lock()
-_dummy_database: list[duckdb.DuckDBPyConnection] = []
+@functools.cache
+def _dummy_database() -> duckdb.DuckDBPyConnection:
+    """The sealed database that holds dummy tables, one per process."""
+    database = connect()
+    seal(database)
+    return database
 
 
 def _dummy_connection() -> duckdb.DuckDBPyConnection:
-    """A new connection to the sealed database that holds dummy tables."""
-    with _DUMMY_LOCK:
-        if not _dummy_database:
-            database = connect()
-            seal(database)
-            _dummy_database.append(database)
-        return _dummy_database[0].cursor()
+    """A new connection to the dummy tables' database."""
+    return _dummy_database().cursor()
 
 
 def no_data() -> Connection:

@@ -181,7 +181,7 @@ def await_job(ctx: Context, job: Job, wait: float) -> Job:
         if job.finished or left <= 0:
             return job
         here, outcome = ctx.jobs.wait(job.uid, left)  # a job running here wakes us
-        if isinstance(outcome, Job) and outcome.uid == job.uid and outcome.finished:
+        if isinstance(outcome, Job) and outcome.finished:
             return outcome  # as its run recorded it: no need to read it back
         if not here:
             time.sleep(min(delay, left))  # it runs elsewhere: poll the store

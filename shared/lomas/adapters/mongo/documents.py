@@ -104,18 +104,38 @@ def user_key(user: str, key: str) -> str:
     return json.dumps([user, key], separators=(",", ":"))
 
 
+def _keyed_doc(item: ArchiveRecord | Job) -> dict[str, Any]:
+    """The fields archives and jobs share: a request under a (user, Idempotency-Key)."""
+    return {
+        USER_KEY: user_key(item.user, item.idempotency_key),
+        "user_name": item.user,
+        "idempotency_key": item.idempotency_key,
+        "fingerprint": item.fingerprint,
+        "dataset_name": item.dataset,
+        "engine": item.engine,
+        "request": item.request,
+        "epsilon": item.cost.epsilon,
+        "delta": item.cost.delta,
+    }
+
+
+def _keyed_from(doc: dict[str, Any]) -> dict[str, Any]:
+    """_keyed_doc's fields, as ArchiveRecord and Job take them."""
+    return {
+        "user": doc["user_name"],
+        "idempotency_key": doc["idempotency_key"],
+        "fingerprint": doc["fingerprint"],
+        "dataset": doc["dataset_name"],
+        "engine": doc["engine"],
+        "request": doc["request"],
+        "cost": PrivacyCost(doc["epsilon"], doc["delta"]),
+    }
+
+
 def archive_doc(record: ArchiveRecord) -> dict[str, Any]:
     return {
-        USER_KEY: user_key(record.user, record.idempotency_key),
-        "user_name": record.user,
-        "idempotency_key": record.idempotency_key,
-        "fingerprint": record.fingerprint,
-        "dataset_name": record.dataset,
-        "engine": record.engine,
-        "request": record.request,
+        **_keyed_doc(record),
         "status": record.status,
-        "epsilon": record.cost.epsilon,
-        "delta": record.cost.delta,
         "response": record.response,
         "error": record.error,
         "timestamp": record.timestamp,
@@ -126,14 +146,8 @@ def archive_doc(record: ArchiveRecord) -> dict[str, Any]:
 
 def archive_from(doc: dict[str, Any]) -> ArchiveRecord:
     return ArchiveRecord(
-        user=doc["user_name"],
-        idempotency_key=doc["idempotency_key"],
-        fingerprint=doc["fingerprint"],
-        dataset=doc["dataset_name"],
-        engine=doc["engine"],
-        request=doc["request"],
+        **_keyed_from(doc),
         status=doc["status"],
-        cost=PrivacyCost(doc["epsilon"], doc["delta"]),
         response=doc.get("response"),
         error=doc.get("error"),
         timestamp=doc["timestamp"],
@@ -144,17 +158,9 @@ def archive_from(doc: dict[str, Any]) -> ArchiveRecord:
 
 def job_doc(job: Job) -> dict[str, Any]:
     return {
-        USER_KEY: user_key(job.user, job.idempotency_key),
+        **_keyed_doc(job),
         "uid": job.uid,
-        "user_name": job.user,
-        "idempotency_key": job.idempotency_key,
-        "fingerprint": job.fingerprint,
         "kind": job.kind,
-        "engine": job.engine,
-        "dataset_name": job.dataset,
-        "request": job.request,
-        "epsilon": job.cost.epsilon,
-        "delta": job.cost.delta,
         "lease_until": job.lease_until,
         "expires_at": job.expires_at,
         "status": job.status,
@@ -168,15 +174,9 @@ def job_doc(job: Job) -> dict[str, Any]:
 
 def job_from(doc: dict[str, Any]) -> Job:
     return Job(
+        **_keyed_from(doc),
         uid=doc["uid"],
-        user=doc["user_name"],
-        idempotency_key=doc["idempotency_key"],
-        fingerprint=doc["fingerprint"],
         kind=doc["kind"],
-        engine=doc["engine"],
-        dataset=doc["dataset_name"],
-        request=doc["request"],
-        cost=PrivacyCost(doc["epsilon"], doc["delta"]),
         lease_until=doc["lease_until"],
         expires_at=doc["expires_at"],
         status=doc["status"],

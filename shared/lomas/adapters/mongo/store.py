@@ -53,6 +53,9 @@ def _insert_new(collection: Collection[dict[str, Any]], where: dict[str, Any],
     return done.upserted_id is not None
 
 
+_FORMER_UNIQUE = "user_name_1_idempotency_key_1"
+
+
 def _unique_user_key(collection: Collection[dict[str, Any]]) -> None:
     """The unique (user, Idempotency-Key) index on one field. On a database written
     before it (it has the former two-field unique index), user_key is filled in first,
@@ -68,9 +71,6 @@ def _unique_user_key(collection: Collection[dict[str, Any]]) -> None:
     collection.create_index([(docs.USER_KEY, ASCENDING)], unique=True, sparse=True)
     if former:
         collection.drop_index(_FORMER_UNIQUE)
-
-
-_FORMER_UNIQUE = "user_name_1_idempotency_key_1"
 
 
 class MongoStore:
