@@ -43,7 +43,7 @@ test: $(STAMP) $(SAM_STAMP) $(WHEELS_STAMP) lint  ## lint, then the whole test s
 lint: $(STAMP)
 	$(BIN)/ruff check shared functions client tests bench examples localstack
 	$(BIN)/lint-imports
-	$(BIN)/mypy shared/lomas client/lomas_client
+	$(BIN)/mypy shared/lomas client/lomas_client client/lomas_contract
 
 bench: $(STAMP)  ## the benchmark suite, with the published Lomas 0.4.1 (BENCH_ARGS=--no-peer to skip it)
 	$(BIN)/python bench/suite.py $(BENCH_ARGS)

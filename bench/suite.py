@@ -41,13 +41,16 @@ from pathlib import Path
 from typing import Any
 
 import requests
+
 from lomas import demo
 from lomas.adapters.mongo import MongoStore
 from lomas.adapters.mongo.embedded import EmbeddedStore
 from lomas.domain import Dataset, PrivacyCost, User
 from lomas.services.tokens import hash_token, new_token
 from lomas_client import Client
-from lomas_client import models as m
+from lomas_contract import models as m
+from lomas_contract.sources.local import LocalAccess
+from lomas_contract.sources.s3 import S3Access
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
@@ -114,7 +117,7 @@ def make_lab(root: Path, uri: str, sizes: list[int], researchers: int) -> Lab:
         path = data / f"income_{rows}.parquet"
         if not path.exists():
             demo.income_frame(rows, seed=7).to_parquet(path, index=False)
-        access = m.LocalAccess(path=f"income_{rows}.parquet")
+        access = LocalAccess(path=f"income_{rows}.parquet")
         store.create_dataset(Dataset(f"income_{rows}", access, demo.income_metadata(rows)))
         for i in range(researchers):
             store.put_grant(f"r{i}", f"income_{rows}", PrivacyCost(1e12, 0.9))
@@ -160,8 +163,9 @@ def query_sql(name: str, rows: int) -> str:
 # ----------------------------------------------------------------------- a
 def floor_ms(rows: int, query: str, runs: int) -> float:
     import snsql
-    from lomas.dp.smartnoise_sql import snsql_metadata
-    from lomas.dp.sql_table import SqlTable
+
+    from lomas.data.duck import SqlTable
+    from lomas.engines.smartnoise_sql.execution import snsql_metadata
 
     name = f"income_{rows}"
     table = SqlTable(demo.income_frame(rows, seed=7), name)
@@ -221,12 +225,12 @@ def first_queries(lab: Lab, rows: int, warm_rows: int,
             body = io.BytesIO()
             demo.income_frame(rows, seed=100 + i).to_parquet(body, index=False)
             s3.put_object(Bucket="bench", Key=f"income_{i}.parquet", Body=body.getvalue())
-            sources["s3"].append(m.S3Access(
+            sources["s3"].append(S3Access(
                 bucket="bench", key=f"income_{i}.parquet", endpoint_url=endpoint,
                 region="us-east-1", credentials_name="bench_s3"))
             fresh = lab.root / "data" / f"fresh_{rows}_{i}.parquet"
             demo.income_frame(rows, seed=200 + i).to_parquet(fresh, index=False)
-            sources["local_parquet"].append(m.LocalAccess(path=fresh.name))
+            sources["local_parquet"].append(LocalAccess(path=fresh.name))
         for kind, accesses in sources.items():
             for i, access in enumerate(accesses):
                 name = f"first_{kind}_{i}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import threading
 import uuid
@@ -12,8 +13,11 @@ from pathlib import Path
 
 import pytest
 from chalice.test import Client as ChaliceClient
+
+from functions.common.apps import load_app
+from functions.common.wiring import build_context, build_secrets, build_sources
+from functions.container.serve import create_wsgi, make_server
 from lomas import demo
-from lomas.adapters.loaders.loader import Loader
 from lomas.adapters.mongo import MongoStore
 from lomas.adapters.mongo.embedded import EmbeddedStore
 from lomas.config import Settings
@@ -21,12 +25,11 @@ from lomas.domain import PrivacyCost, User
 from lomas.ports import StateStore
 from lomas.services.context import Context
 from lomas.services.tokens import hash_token, new_token
+from lomas.sources.registry import Sources
+from lomas.sources.secrets import ChainSecrets, EnvSecrets
 from lomas.testing.fakes import InMemoryStore
-
-from functions.common.apps import load_app
-from functions.common.wiring import build_context
-from functions.container.serve import create_wsgi, make_server
 from tests.support.data import write_income
+from tests.support.postgres import PgDatabase
 
 MONGODB_URL = os.environ.get("LOMAS_TEST_MONGODB_URL")
 BUCKET = "lomas-data"
@@ -70,6 +73,15 @@ def moto_url(moto_server: str) -> str:
 
 
 @pytest.fixture(scope="session")
+def pg_db() -> Iterator[PgDatabase]:
+    """A schema on the real PostgreSQL server, with a role that may only read its tables."""
+    from tests.support.postgres import database, require_server
+
+    with database(require_server()) as db:
+        yield db
+
+
+@pytest.fixture(scope="session")
 def embedded_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     store = EmbeddedStore(tmp_path_factory.mktemp("store") / "store.sqlite")
     yield store.start()
@@ -109,14 +121,16 @@ class World:
     ctx: Context
     admin_token: str
     token: str
-    loader: Loader
+    sources: Sources
 
     @property
     def store(self) -> StateStore:
         return self.ctx.store
 
 
-def make_world(store: StateStore, root: Path, budget: PrivacyCost, **settings: object) -> World:
+def make_world(store: StateStore, root: Path, budget: PrivacyCost,
+               secrets: dict[str, dict[str, str]] | None = None, **settings: object) -> World:
+    """`secrets`: named secrets the sources see (besides the environment's)."""
     data = root / "data"
     dataset = write_income(data)
     store.create_dataset(dataset)
@@ -125,8 +139,10 @@ def make_world(store: StateStore, root: Path, budget: PrivacyCost, **settings: o
     store.create_user(User("alice"), hash_token(token))
     store.put_grant("alice", "income", budget)
     cfg = Settings(state_dir=root, data_root=data, mongodb_url="unused", **settings)  # type: ignore[arg-type]
-    ctx = build_context(cfg, store=store)  # type: ignore[arg-type]
-    return World(ctx, admin_token, token, ctx.loader)  # type: ignore[arg-type]
+    named = ChainSecrets(EnvSecrets({f"LOMAS_SECRET_{k.upper()}": json.dumps(v)
+                                     for k, v in (secrets or {}).items()}), build_secrets(cfg))
+    ctx = build_context(cfg, store=store, sources=build_sources(cfg, named))  # type: ignore[arg-type]
+    return World(ctx, admin_token, token, ctx.sources)  # type: ignore[arg-type]
 
 
 @pytest.fixture

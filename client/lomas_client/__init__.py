@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 def __getattr__(name: str) -> Any:
     # The Client (and pandas with it) loads on first use: a server importing only the
-    # wire models (lomas_client.models) does not pay for pandas.
+    # wire models (lomas_contract) does not pay for pandas.
     if name == "Client":
         from lomas_client.client import Client
 

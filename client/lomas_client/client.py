@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 import requests
 
-from lomas_client import models as m
-from lomas_client import routes as r
+from lomas_client.engines import EngineClient, SmartnoiseSqlClient
 from lomas_client.http import DEFAULT_TIMEOUT, Transport, route_body
 from lomas_client.jobs import DEFAULT_JOB_TIMEOUT, Job
 from lomas_client.opendp import OpenDPClient
-from lomas_client.routes import ENGINES, Route
+from lomas_contract import models as m
+from lomas_contract import routes as r
+from lomas_contract.engines import ENGINES
+from lomas_contract.routes import Route
+
+NAMESPACES: dict[str, type[EngineClient]] = {
+    "smartnoise_sql": SmartnoiseSqlClient,
+    "opendp": OpenDPClient,
+}
+"""Engines with a namespace of their own; any other engine gets the generic one."""
 
 
 def frame_from_tight(tight: dict[str, Any], dtypes: dict[str, str] | None = None) -> pd.DataFrame:
@@ -20,48 +28,6 @@ def frame_from_tight(tight: dict[str, Any], dtypes: dict[str, str] | None = None
     for column, dtype in (dtypes or {}).items():
         frame[column] = frame[column].astype(dtype)
     return frame
-
-
-class SmartnoiseSqlClient:
-    """SmartNoise-SQL queries: `client.smartnoise_sql.query(...)`, `.cost(...)`."""
-
-    def __init__(self, transport: Transport, dataset_name: str) -> None:
-        self._http = transport
-        self._dataset = dataset_name
-
-    def _fields(self, query: str, epsilon: float, delta: float,
-                mechanisms: dict[str, str] | None) -> dict[str, Any]:
-        return {"dataset_name": self._dataset, "query_str": query, "epsilon": epsilon,
-                "delta": delta, "mechanisms": mechanisms or {}}
-
-    def cost(self, query: str, epsilon: float, delta: float,
-             mechanisms: dict[str, str] | None = None) -> m.CostResponse:
-        """What the query would be charged (nothing is spent)."""
-        route = ENGINES["smartnoise_sql"].cost
-        body = route_body(route, **self._fields(query, epsilon, delta, mechanisms))
-        return m.CostResponse.model_validate(self._http.call(route, body))
-
-    def query(self, query: str, epsilon: float, delta: float,
-              mechanisms: dict[str, str] | None = None, postprocess: bool = True,
-              dummy: bool = False, nb_rows: int = 100, seed: int = 42) -> pd.DataFrame:
-        """Run a DP query; with dummy=True on dummy data, free of charge.
-
-        Waits for the result however long the query takes (up to the client's
-        job_timeout), showing progress while it waits. Raises InvalidQueryError,
-        BudgetExhaustedError, UnauthorizedAccessError, JobTimeoutError, ...
-        """
-        fields = self._fields(query, epsilon, delta, mechanisms) | {"postprocess": postprocess}
-        return self._http.run("smartnoise_sql", fields, dummy, nb_rows, seed, wait=True)
-
-    def submit(self, query: str, epsilon: float, delta: float,
-               mechanisms: dict[str, str] | None = None, postprocess: bool = True,
-               dummy: bool = False, nb_rows: int = 100, seed: int = 42) -> Job:
-        """Start the query and return at once: `job.status()`, `job.result(timeout)`.
-
-        The cost is spent now (not with dummy=True). Raises what query() raises before
-        the query runs (InvalidQueryError, BudgetExhaustedError, ...)."""
-        fields = self._fields(query, epsilon, delta, mechanisms) | {"postprocess": postprocess}
-        return self._http.run("smartnoise_sql", fields, dummy, nb_rows, seed, wait=False)
 
 
 class Client:
@@ -82,8 +48,25 @@ class Client:
         self.dataset_name = dataset_name
         self._http = Transport(url, token, session, timeout, progress=progress,
                                job_timeout=job_timeout, auth=auth)
-        self.smartnoise_sql = SmartnoiseSqlClient(self._http, dataset_name)
-        self.opendp = OpenDPClient(self._http, dataset_name, self._metadata)
+        self.engines: dict[str, EngineClient] = {
+            name: NAMESPACES.get(name, EngineClient)(self._http, name, dataset_name,
+                                                     self._metadata)
+            for name in ENGINES}
+        """Every engine's namespace, by name: `client.engines["opendp"]` is `client.opendp`."""
+
+    @property
+    def smartnoise_sql(self) -> SmartnoiseSqlClient:
+        return cast(SmartnoiseSqlClient, self.engines["smartnoise_sql"])
+
+    @property
+    def opendp(self) -> OpenDPClient:
+        return cast(OpenDPClient, self.engines["opendp"])
+
+    def __getattr__(self, name: str) -> EngineClient:  # any other engine: client.<name>
+        engines = self.__dict__.get("engines", {})
+        if name in engines:
+            return engines[name]
+        raise AttributeError(f"'Client' object has no attribute {name!r}")
 
     def _post(self, route: Route, **extra: Any) -> Any:
         return self._http.call(route, route_body(route, dataset_name=self.dataset_name, **extra))

@@ -11,10 +11,10 @@ from pydantic_core import to_jsonable_python
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from lomas_client import models as m
 from lomas_client.errors import BY_STATUS, BY_TYPE, LomasClientError
 from lomas_client.jobs import DEFAULT_JOB_TIMEOUT, POLL_SECONDS, Job
-from lomas_client.routes import ENGINES, Route
+from lomas_contract import models as m
+from lomas_contract.routes import ENGINES, Route
 
 DEFAULT_TIMEOUT = (5.0, 120.0)
 """(connect, read) seconds; a query on a large table can take a while."""

@@ -6,9 +6,9 @@ import sys
 import time
 from typing import Any, TextIO
 
-from lomas_client import models as m
-from lomas_client import routes as r
 from lomas_client.errors import BY_TYPE, LomasClientError
+from lomas_contract import models as m
+from lomas_contract import routes as r
 
 POLL_SECONDS = 20
 """How long one GET /status waits on the server (its maximum; under API Gateway's 30 s)."""
@@ -71,13 +71,8 @@ class Progress:
 
 
 def released(answer: m.QueryResponse) -> Any:
-    """What a query released: a DataFrame (SQL, a polars query) or an OpenDP value."""
-    result = answer.result
-    if isinstance(result, m.SmartnoiseSqlResult) or result.df is not None:
-        import pandas as pd
-
-        return pd.DataFrame.from_dict(result.df, orient="tight")
-    return result.value
+    """What a query released, as its engine's result gives it (a DataFrame, a value)."""
+    return answer.result.released()
 
 
 class Job:

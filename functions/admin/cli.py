@@ -8,13 +8,16 @@ from typing import Annotated, Any
 
 import typer
 import yaml
-from lomas_client import models as m
-from lomas_client import routes as r
-from lomas_client.errors import LomasClientError
-from lomas_client.http import Transport, route_body, wire_body
-from lomas_client.routes import Route
 from rich.console import Console
 from rich.table import Table
+
+from lomas_client.errors import LomasClientError
+from lomas_client.http import Transport, route_body, wire_body
+from lomas_contract import routes as r
+from lomas_contract.routes import Route
+from lomas_contract.sources.http import HttpAccess
+from lomas_contract.sources.local import LocalAccess
+from lomas_contract.sources.s3 import S3Access
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, pretty_exceptions_enable=False)
 users = typer.Typer(help="Users and their tokens.", no_args_is_help=True)
@@ -121,11 +124,11 @@ def access(source: str, fmt: str | None, endpoint_url: str | None, region: str |
     """A dataset_access object from s3://bucket/key, http(s)://..., or a local path."""
     if source.startswith("s3://"):
         bucket, _, key = source[5:].partition("/")
-        return wire_body(m.S3Access, bucket=bucket, key=key, endpoint_url=endpoint_url,
+        return wire_body(S3Access, bucket=bucket, key=key, endpoint_url=endpoint_url,
                          region=region, credentials_name=credentials_name, format=fmt)
     if source.startswith(("http://", "https://")):
-        return wire_body(m.HttpAccess, url=source, headers_name=headers_name, format=fmt)
-    return wire_body(m.LocalAccess, path=source, format=fmt)
+        return wire_body(HttpAccess, url=source, headers_name=headers_name, format=fmt)
+    return wire_body(LocalAccess, path=source, format=fmt)
 
 
 Opt = Annotated[str | None, typer.Option()]
@@ -246,12 +249,11 @@ def bootstrap(name: str = "admin") -> None:
     Without LOMAS_MONGODB_URL it opens the embedded store under LOMAS_STATE_DIR:
     stop a running local server first.
     """
+    from functions.container.serve import start
     from lomas.config import Settings
     from lomas.errors import LomasError
     from lomas.services import admin
-    from lomas_client.models import CreateUserRequest
-
-    from functions.container.serve import start
+    from lomas_contract.models import CreateUserRequest
 
     ctx, embedded = start(Settings())
     try:

@@ -15,15 +15,15 @@ from typing import Any
 
 from chalice import Blueprint, Response
 from chalice.app import Request
-from lomas.domain import User
-from lomas.errors import InvalidQuery, LomasError, PayloadTooLarge
-from lomas.services.access import authenticate, require_admin
-from lomas.services.context import Context
-from lomas_client.routes import JSON, Route
 from pydantic import BaseModel, ValidationError
 
 from functions.common import request_ids
 from functions.common.errors import error_response, internal_error, json_response
+from lomas.domain import User
+from lomas.errors import InvalidQuery, LomasError, PayloadTooLarge
+from lomas.services.access import authenticate, require_admin
+from lomas.services.context import Context
+from lomas_contract.routes import JSON, Route
 
 log = logging.getLogger(__name__)
 

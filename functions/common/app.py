@@ -7,10 +7,10 @@ from collections.abc import Callable
 from typing import Any
 
 from chalice import Chalice, Response
-from lomas import errors
 
 from functions.common.errors import error_response
 from functions.common.request_ids import request_id
+from lomas import errors
 
 # Errors Chalice answers itself, before any view runs.
 CHALICE_ERRORS: dict[str, type[errors.LomasError]] = {

@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 
 from chalice import Response
+
 from lomas import errors as e
-from lomas_client.models import ErrorResponse
+from lomas_contract.models import ErrorResponse
 
 log = logging.getLogger(__name__)
 

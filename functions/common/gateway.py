@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from chalice import Chalice
 from chalice.config import Config
 from chalice.local import LocalGateway, LocalGatewayException
-from lomas.services.context import Context
-from lomas_client.models import ErrorResponse
 
 from functions.common.apps import load_app
 from functions.common.request_ids import new_request_id, set_request_id
+from lomas.services.context import Context
+from lomas_contract.models import ErrorResponse
 
 log = logging.getLogger(__name__)
 

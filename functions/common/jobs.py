@@ -5,13 +5,13 @@ from __future__ import annotations
 import math
 
 from chalice import Response
-from lomas.domain import Job
-from lomas.errors import InvalidQuery, rebuild
-from lomas_client import models as m
 
 from functions.common.api import Call
 from functions.common.errors import json_response, status_of
 from functions.common.request_ids import request_id
+from lomas.domain import Job
+from lomas.errors import InvalidQuery, rebuild
+from lomas_contract import models as m
 
 BASE_PATH_HEADER = "x-lomas-base-path"
 """Set by the Lambda adapter when API Gateway's stage was stripped from the path (a

@@ -11,12 +11,12 @@ import json
 import sys
 from typing import Any
 
-from lomas_client import models as m
-from lomas_client import routes as r
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from functions.common.errors import STATUS
+from lomas_contract import models as m
+from lomas_contract import routes as r
 
 REF = "#/components/schemas/{model}"
 REASONS = {

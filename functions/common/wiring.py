@@ -6,11 +6,14 @@ import json
 import threading
 from collections.abc import Callable
 
-from lomas.adapters.loaders.http import HttpSource
-from lomas.adapters.loaders.loader import Loader
-from lomas.adapters.loaders.local import LocalSource
-from lomas.adapters.loaders.s3 import S3Source
-from lomas.adapters.loaders.secrets import (
+from lomas.adapters.mongo import MongoStore
+from lomas.adapters.runners import LambdaRunner, ThreadRunner
+from lomas.config import Settings
+from lomas.ports import JobRunner, SecretStore
+from lomas.services.context import Context, OidcRules
+from lomas.sources.cache import HandleCache
+from lomas.sources.registry import Sources
+from lomas.sources.secrets import (
     AwsSecrets,
     ChainSecrets,
     EnvSecrets,
@@ -18,12 +21,6 @@ from lomas.adapters.loaders.secrets import (
     SecretUnreadable,
     aws_secret_string,
 )
-from lomas.adapters.mongo import MongoStore
-from lomas.adapters.runners import LambdaRunner, ThreadRunner
-from lomas.adapters.tables import TableCache
-from lomas.config import Settings
-from lomas.ports import JobRunner, SecretStore
-from lomas.services.context import Context, OidcRules
 
 
 class MissingStore(RuntimeError):
@@ -71,29 +68,22 @@ def build_secrets(settings: Settings) -> SecretStore:
     return ChainSecrets(*sources)
 
 
-def build_loader(settings: Settings, secrets: SecretStore | None = None) -> Loader:
-    secrets = secrets or build_secrets(settings)
-    timeouts = {"connect_timeout": settings.source_connect_timeout,
-                "read_timeout": settings.source_read_timeout}
-    return Loader(
-        LocalSource(settings.resolved_data_root),
-        S3Source(secrets, **timeouts),
-        HttpSource(secrets, max_bytes=settings.http_max_bytes,
-                   max_redirects=settings.http_max_redirects, **timeouts),
-    )
+def build_sources(settings: Settings, secrets: SecretStore | None = None) -> Sources:
+    """Every source kind of the registry, configured from the settings."""
+    return Sources.from_settings(settings, secrets or build_secrets(settings))
 
 
 def build_context(settings: Settings, store: MongoStore | None = None,
-                  loader: Loader | None = None) -> Context:
+                  sources: Sources | None = None) -> Context:
     """The real adapters for these settings. Without a store, the MongoDB URL comes from
     the settings or their secret. Raises MissingStore, StoreUnavailable."""
     if store is None:
         settings = resolve_settings(settings)
         assert settings.mongodb_url is not None
         store = MongoStore.connect(settings.mongodb_url, settings.mongodb_db)
-    loader = loader or build_loader(settings)
-    tables = TableCache(loader, settings.cache_max_bytes, settings.cache_revalidate_seconds)
-    return Context(settings, store, loader, tables, build_runner(settings),
+    sources = sources or build_sources(settings)
+    handles = HandleCache(sources, settings.cache_max_bytes, settings.cache_revalidate_seconds)
+    return Context(settings, store, sources, handles, build_runner(settings),
                    build_oidc(settings))
 
 

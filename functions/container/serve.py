@@ -13,15 +13,14 @@ import os
 from pathlib import Path
 from typing import Any
 
-from lomas.adapters.mongo.embedded import EmbeddedStore
-from lomas.config import Settings
-from lomas.services.context import Context
-
 from functions.common.gateway import build_gateway
 from functions.common.logs import configure_logging
 from functions.common.wiring import build_context
 from functions.container.bodies import create_capped_server
 from functions.container.wsgi import ChaliceWsgi
+from lomas.adapters.mongo.embedded import EmbeddedStore
+from lomas.config import Settings
+from lomas.services.context import Context
 
 log = logging.getLogger("lomas.serve")
 

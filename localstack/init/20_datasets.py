@@ -7,6 +7,7 @@ import io
 
 from botocore.exceptions import ClientError
 from kit import DATASETS, aws, bucket, env, say
+
 from lomas import demo
 
 rows = int(env("LOMAS_KIT_ROWS", "20000"))

@@ -4,6 +4,7 @@ the named credentials."""
 import os
 
 from kit import DATASETS, admin, bucket, env, say, secret_name
+
 from lomas_client.errors import NotFoundError
 
 http = admin()

@@ -1,6 +1,7 @@
 """A researcher with a budget on each dataset; their token is saved in LOMAS_KIT_STATE."""
 
 from kit import BUDGET, DATASETS, RESEARCHER, admin, read_state, say, state_dir, write_state
+
 from lomas_client.errors import NotFoundError
 
 http = admin()

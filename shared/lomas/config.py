@@ -113,6 +113,12 @@ class Settings(BaseSettings):
     source_read_timeout: float = 60.0
     http_max_bytes: int = 2 << 30
     http_max_redirects: int = 3
+    postgres_statement_timeout_seconds: float = Field(
+        default=60.0, gt=0, description="PostgreSQL datasets: a query running longer is "
+        "cancelled by the database (it fails, and its cost stays spent).")
+    postgres_pool_size: int = Field(
+        default=4, ge=1, description="PostgreSQL datasets: connections per database kept "
+        "open by each instance (one per execution at a time).")
     log_level: str = "INFO"
 
     @field_validator("oidc_issuer", "oidc_audience", "oidc_admin_value", mode="before")

@@ -13,13 +13,14 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from lomas_client import models as m
 
 from lomas.domain import PrivacyCost
 from lomas.errors import Unauthenticated
 from lomas.services import admin
 from lomas.services.access import authenticate
 from lomas.services.context import Context
+from lomas_contract import models as m
+from lomas_contract.sources.local import LocalAccess
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +126,7 @@ def seed(ctx: Context, known: dict[str, str]) -> DemoTokens:
     for name, (path, metadata) in datasets.items():
         if ctx.store.get_dataset(name) is None:
             admin.create_dataset(ctx, m.CreateDatasetRequest(
-                dataset_name=name, dataset_access=m.LocalAccess(path=path), metadata=metadata))
+                dataset_name=name, dataset_access=LocalAccess(path=path), metadata=metadata))
     tokens = DemoTokens(
         admin=_token(ctx, ADMIN, True, known.get("LOMAS_ADMIN_TOKEN")),
         researcher=_token(ctx, RESEARCHER, False, known.get("LOMAS_TOKEN")),

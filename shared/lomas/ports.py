@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from lomas_client.models import DatasetCheckResponse, DatasetMetadata
-
-from lomas.domain import ArchiveRecord, Dataset, DatasetAccess, Grant, Job, PrivacyCost, User
+from lomas.domain import (
+    ArchiveRecord,
+    Capability,
+    Dataset,
+    DatasetAccess,
+    Grant,
+    Job,
+    PrivacyCost,
+    User,
+)
+from lomas_contract.models import DatasetCheckResponse, DatasetMetadata
 
 if TYPE_CHECKING:
     import pandas as pd
+    import polars as pl
 
 
 class UserStore(Protocol):
@@ -157,20 +167,80 @@ class StateStore(UserStore, DatasetStore, BudgetLedger, QueryArchive, RateCounte
         """Raises StoreUnavailable if the store cannot be reached."""
 
 
-class DatasetLoader(Protocol):
-    def version(self, dataset: Dataset) -> str | None:
-        """A cheap token that changes when the data changes (mtime+size, ETag).
+class SqlSession(Protocol):
+    """A SQL connection an engine's query runs in, for one execution."""
 
-        None when the source offers none: the data is then read every time.
-        Raises DatasetUnavailable.
-        """
+    @property
+    def dialect(self) -> str:
+        """SmartNoise-SQL's name for the SQL it speaks: postgres (DuckDB, PostgreSQL), spark."""
+        ...
 
-    def load(self, dataset: Dataset) -> pd.DataFrame:
-        """Read the private table with its declared types. Raises DatasetUnavailable."""
+    @property
+    def connection(self) -> Any:
+        """What SmartNoise-SQL's reader of that dialect executes on."""
+        ...
 
 
-class DatasetSources(DatasetLoader, Protocol):
-    """The loader as the admin services use it too."""
+class Handle(Protocol):
+    """A dataset version as a source opened it: what the engines read.
+
+    A handle offers some of the capabilities (`offers`); asking another raises
+    DatasetUnavailable. Handles are kept warm between queries (`DatasetHandles`).
+    """
+
+    @property
+    def offers(self) -> frozenset[Capability]: ...
+
+    @property
+    def size(self) -> int:
+        """The bytes it holds in this process's memory (the warm cache's bound)."""
+        ...
+
+    def sql(self) -> AbstractContextManager[SqlSession]:
+        """A session for one execution (one connection or lock held while it is open).
+
+        Raises DatasetUnavailable, before any statement is sent, if the data cannot be
+        reached: the query is then refunded (no private data was read)."""
+        ...
+
+    def lazy(self) -> pl.LazyFrame: ...
+
+    def frame(self) -> pd.DataFrame: ...
+
+    def close(self) -> None:
+        """Release what it holds (connections, files); called when it leaves the cache."""
+        ...
+
+
+class Source(Protocol):
+    """One kind of place a dataset's rows live (`lomas.sources.<kind>`)."""
+
+    @property
+    def offers(self) -> frozenset[Capability]:
+        """What its handles offer, known before any data is read."""
+        ...
+
+    def validate(self, access: Any) -> None:
+        """Raises SourceError(invalid=True) for an access that can never work."""
+
+    def version(self, access: Any) -> str | None:
+        """A cheap token that changes when the data changes (mtime+size, ETag); None when the
+        source offers none (the data is then opened afresh every time). Raises SourceError."""
+
+    def open(self, dataset: Dataset) -> Handle:
+        """Open the dataset for queries. Raises SourceError."""
+
+    def check(self, dataset: Dataset) -> DatasetCheckResponse:
+        """How the data departs from its metadata, as counts. Raises SourceError."""
+
+    def read_bytes(self, access: Any) -> bytes:
+        """A whole (metadata) file. Raises SourceError (a source of no files included)."""
+
+
+class DatasetSources(Protocol):
+    """Every source kind behind one face (`lomas.sources.registry.Sources`)."""
+
+    def offers(self, access: DatasetAccess) -> frozenset[Capability]: ...
 
     def validate_access(self, access: DatasetAccess) -> None:
         """Raises InvalidQuery for an access that can never work."""
@@ -178,8 +248,23 @@ class DatasetSources(DatasetLoader, Protocol):
     def load_metadata(self, access: DatasetAccess) -> DatasetMetadata:
         """Raises InvalidQuery if the file cannot be read or is not valid metadata."""
 
+    def version(self, dataset: Dataset) -> str | None:
+        """Raises DatasetUnavailable."""
+
+    def open(self, dataset: Dataset) -> Handle:
+        """Raises DatasetUnavailable."""
+
     def check(self, dataset: Dataset) -> DatasetCheckResponse:
-        """Load once and report how the data departs from its metadata."""
+        """Report how the data departs from its metadata (counts only, never values)."""
+
+
+class DatasetHandles(Protocol):
+    """Opened datasets kept warm per version (`lomas.sources.cache.HandleCache`)."""
+
+    def open(self, dataset: Dataset) -> Handle:
+        """The dataset's handle at its current version. Raises DatasetUnavailable."""
+
+    def forget(self, name: str) -> None: ...
 
 
 class TokenVerifier(Protocol):

@@ -6,11 +6,12 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
+
 from lomas.domain import ArchiveRecord, Dataset, Job, PrivacyCost, User
 from lomas.errors import Conflict
 from lomas.ports import StateStore
-from lomas_client import models as m
-
+from lomas_contract import models as m
+from lomas_contract.sources.local import LocalAccess
 from tests.support.data import write_income
 
 META = m.DatasetMetadata.model_validate(
@@ -19,7 +20,7 @@ META = m.DatasetMetadata.model_validate(
 
 
 def _dataset(name: str = "d") -> Dataset:
-    return Dataset(name, m.LocalAccess(path=f"{name}.csv"), META)
+    return Dataset(name, LocalAccess(path=f"{name}.csv"), META)
 
 
 def _setup(store: StateStore, budget: PrivacyCost) -> None:

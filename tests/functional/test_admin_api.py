@@ -7,6 +7,7 @@ import json
 import pytest
 from chalice.test import Client
 
+from lomas_contract.engines.smartnoise_sql import SmartnoiseSqlRequest
 from tests.conftest import World
 from tests.functional.test_query_api import error
 
@@ -146,11 +147,11 @@ def test_bulk_import(admin_client: Client, world: World) -> None:
 
 def test_archives_filter(admin_client: Client, world: World) -> None:
     from lomas.domain import User
+    from lomas.engines import ENGINES
     from lomas.services import querying
-    from lomas.services.engines import SMARTNOISE_SQL as SQL
-    from lomas_client import models as m
 
-    req = m.SmartnoiseSqlRequest(dataset_name="income", query_str="SELECT COUNT(*) AS n FROM df",
+    SQL = ENGINES["smartnoise_sql"]
+    req = SmartnoiseSqlRequest(dataset_name="income", query_str="SELECT COUNT(*) AS n FROM df",
                                  epsilon=1.0, delta=1e-5)
     querying.run_query(world.ctx, User("alice"), SQL, req, None)
     rows = call(admin_client, "GET", "/admin/archives?user_name=alice", world.admin_token)

@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 
 from chalice.test import Client as ChaliceClient
-from lomas_client import routes as r
 
 from functions.common.apps import load_app
 from functions.common.openapi import openapi_document
+from lomas_contract import routes as r
 
 ROOT = Path(__file__).resolve().parents[2]
 

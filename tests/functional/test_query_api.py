@@ -8,10 +8,10 @@ import logging
 import pandas as pd
 import pytest
 from chalice.test import Client
+
 from lomas.domain import User
 from lomas.services.tokens import hash_token
 from lomas.testing.fakes import InMemoryStore
-
 from tests.conftest import World
 
 SQL = "SELECT COUNT(*) AS n, AVG(income) AS avg_income FROM income"
@@ -170,12 +170,11 @@ def test_413_body_over_the_limit(query_client: Client, world: World) -> None:
 def test_422_library_failure_after_the_charge(world: World, tmp_path) -> None:
     from dataclasses import replace
 
-    from lomas.adapters.tables import TableCache
-
+    from lomas.sources.cache import HandleCache
     from tests.conftest import _install
-    from tests.unit.test_querying import ColumnDroppingLoader
+    from tests.unit.test_querying import ColumnDroppingSources
 
-    ctx = replace(world.ctx, tables=TableCache(ColumnDroppingLoader(world.loader)))
+    ctx = replace(world.ctx, handles=HandleCache(ColumnDroppingSources(world.ctx.sources)))
     app, _ = _install(ctx)
     with Client(app) as client:
         response = post(client, "/smartnoise_sql_query", query(), world.token)

@@ -18,10 +18,11 @@ import numpy as np
 import pandas as pd
 import pytest
 import snsql
-from lomas.adapters.loaders.formats import read_table
-from lomas.dp.smartnoise_sql import snsql_metadata
-from lomas.dp.sql_table import SqlTable
-from lomas_client import models as m
+
+from lomas.data.duck import SqlTable
+from lomas.engines.smartnoise_sql.execution import snsql_metadata
+from lomas.sources.files.formats import read_table
+from lomas_contract import models as m
 
 ROWS = 4000
 REGIONS = ["Bern", "Geneva", "Ticino", "Vaud", "Zurich"]

@@ -9,11 +9,11 @@ import sys
 
 import boto3
 import pytest
-from lomas.adapters.loaders.secrets import SecretUnreadable, aws_secret_string
-from lomas.config import Settings
 from moto import mock_aws
 
 from functions.common.wiring import MissingStore, mongodb_url_of, resolve_settings
+from lomas.config import Settings
+from lomas.sources.secrets import SecretUnreadable, aws_secret_string
 from tests.infra.conftest import ROOT
 
 

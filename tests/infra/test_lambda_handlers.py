@@ -12,9 +12,9 @@ import logging
 from typing import Any
 
 import pytest
-from lomas.domain import PrivacyCost
 
 from functions.container.serve import create_wsgi
+from lomas.domain import PrivacyCost
 from tests.conftest import World
 from tests.support.apigw import KINDS, event
 from tests.support.wsgi_transport import session_for

@@ -7,8 +7,8 @@ import json
 from typing import Any
 
 import pytest
-from lomas.adapters.runners import JobDispatchFailed, LambdaRunner
 
+from lomas.adapters.runners import JobDispatchFailed, LambdaRunner
 from tests.conftest import World
 from tests.infra.conftest import lambda_env
 from tests.infra.test_lambda_handlers import body

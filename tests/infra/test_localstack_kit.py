@@ -13,10 +13,10 @@ from pathlib import Path
 import boto3
 import pandas as pd
 import pytest
+
 from lomas.domain import PrivacyCost
 from lomas.testing.fakes import InMemoryStore
 from lomas_client import Client
-
 from tests.conftest import LiveServer, make_world, serve
 from tests.infra.conftest import ROOT
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+
+from functions.container.serve import create_wsgi
 from lomas_client import (
     BudgetExhaustedError,
     Client,
@@ -11,8 +13,6 @@ from lomas_client import (
     UnauthenticatedError,
     UnauthorizedAccessError,
 )
-
-from functions.container.serve import create_wsgi
 from tests.conftest import World
 from tests.support.wsgi_transport import session_for
 

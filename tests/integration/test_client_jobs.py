@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+
 from lomas.domain import PrivacyCost
 from lomas_client import BudgetExhaustedError, Client
 from lomas_client.jobs import JobTimeoutError
-
 from tests.conftest import LiveServer, make_world, serve
 from tests.integration.test_jobs import _remote
 from tests.support.slow_data import SlowData

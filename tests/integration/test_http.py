@@ -8,9 +8,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
+
 from lomas.domain import PrivacyCost
 from lomas_client import Client
-
+from lomas_contract.engines.smartnoise_sql import SmartnoiseSqlCostRequest
 from tests.conftest import LiveServer, World, serve
 
 SQL = "SELECT COUNT(*) AS n, AVG(income) AS avg_income FROM income"
@@ -18,12 +19,11 @@ BODY = {"dataset_name": "income", "query_str": SQL, "epsilon": 1.0, "delta": 1e-
 
 
 def _fit_exactly(world: World, times: int) -> PrivacyCost:
-    from lomas.dp import smartnoise_sql
-    from lomas_client import models as m
+    from lomas.engines.smartnoise_sql import execution as smartnoise_sql
 
     dataset = world.store.get_dataset("income")
     cost = smartnoise_sql.estimate_cost("income", dataset.metadata,
-                                        m.SmartnoiseSqlCostRequest(**BODY))
+                                        SmartnoiseSqlCostRequest(**BODY))
     world.store.put_grant("alice", "income", PrivacyCost(cost.epsilon * times, cost.delta * times))
     return cost
 

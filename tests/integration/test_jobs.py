@@ -8,11 +8,13 @@ from pathlib import Path
 
 import pytest
 import requests
+
 from lomas import demo
 from lomas.domain import Dataset, PrivacyCost, User
 from lomas.services.tokens import hash_token, new_token
-from lomas_client import models as m
-
+from lomas_contract import models as m
+from lomas_contract.engines.smartnoise_sql import SmartnoiseSqlCostRequest, SmartnoiseSqlResult
+from lomas_contract.sources.http import HttpAccess
 from tests.conftest import LiveServer, World
 from tests.support.slow_data import SlowData, free_port, server_env, start_server
 
@@ -22,7 +24,7 @@ ASYNC = "respond-async"
 
 
 def _remote(world: World, data: SlowData) -> None:
-    world.store.create_dataset(Dataset("remote", m.HttpAccess(url=data.url),
+    world.store.create_dataset(Dataset("remote", HttpAccess(url=data.url),
                                        demo.income_metadata(500)))
     world.store.put_grant("alice", "remote", PrivacyCost(10.0, 1e-3))
 
@@ -43,12 +45,12 @@ def _status(url: str, token: str, uid: str, wait: float = 0) -> requests.Respons
 
 
 def _cost(world: World) -> m.CostResponse:
-    from lomas.dp import smartnoise_sql
+    from lomas.engines.smartnoise_sql import execution as smartnoise_sql
 
     dataset = world.store.get_dataset("remote")
     assert dataset is not None
     cost = smartnoise_sql.estimate_cost("remote", dataset.metadata,
-                                        m.SmartnoiseSqlCostRequest(**BODY))
+                                        SmartnoiseSqlCostRequest(**BODY))
     return m.CostResponse(epsilon=cost.epsilon, delta=cost.delta)
 
 
@@ -82,7 +84,7 @@ def test_a_slow_query_is_a_job_that_completes_and_is_charged_once(
     job = m.JobResponse.model_validate(done.json())
     assert (job.status, job.status_code, job.error) == ("complete", 200, None)
     assert job.result is not None and job.result.requested_by == "alice"
-    assert isinstance(job.result.result, m.SmartnoiseSqlResult)
+    assert isinstance(job.result.result, SmartnoiseSqlResult)
     assert job.result.result.df["columns"] == ["n"]
     assert job.result.epsilon == pytest.approx(cost.epsilon)
 

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 import requests
+
 from lomas import demo
 from lomas.domain import Dataset
-from lomas_client import models as m
-
+from lomas_contract.sources.http import HttpAccess
 from tests.conftest import World
 from tests.support.slow_data import SlowData, free_port, server_env, start_server
 
@@ -25,7 +25,7 @@ LEASE = 8.0
 def test_a_server_killed_mid_query_then_a_retry_after_the_lease(
         mongo_world: World, embedded_uri: str, slow_data: SlowData, tmp_path: Path) -> None:
     store = mongo_world.store
-    store.create_dataset(Dataset("remote", m.HttpAccess(url=slow_data.url),
+    store.create_dataset(Dataset("remote", HttpAccess(url=slow_data.url),
                                  demo.income_metadata(500)))
     store.put_grant("alice", "remote", demo.RESEARCHER_BUDGET)
     port = free_port()

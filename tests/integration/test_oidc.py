@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 import requests
 from joserfc.jwk import RSAKey
+
 from lomas.config import Settings
 from lomas.domain import PrivacyCost, User
 from lomas_client import Client, UnauthenticatedError
 from lomas_client.oidc import OidcLogin
-
 from tests.conftest import LiveServer, make_world, serve
 from tests.support.oidc_provider import Provider
 

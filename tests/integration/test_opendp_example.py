@@ -9,10 +9,10 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from lomas import demo
 from lomas.domain import Dataset, PrivacyCost
-from lomas_client import models as m
-
+from lomas_contract.sources.local import LocalAccess
 from tests.conftest import World, serve
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_opendp_example_runs(mongo_world: World) -> None:
     root = mongo_world.ctx.settings.resolved_data_root
     demo.income_frame(3000, seed=5).to_csv(root / "income_synth.csv", index=False)
-    mongo_world.store.create_dataset(Dataset("income_synth", m.LocalAccess(
+    mongo_world.store.create_dataset(Dataset("income_synth", LocalAccess(
         path="income_synth.csv"), demo.income_metadata(3000)))
     mongo_world.store.put_grant("alice", "income_synth", PrivacyCost(10.0, 0.005))
     for server in serve(mongo_world):

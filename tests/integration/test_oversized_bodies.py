@@ -7,10 +7,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from lomas_client import PayloadTooLargeError
-from lomas_client.http import Transport
 
 from functions.container.bodies import CappedBuffer
+from lomas_client import PayloadTooLargeError
+from lomas_client.http import Transport
 from tests.conftest import LiveServer, World, serve
 
 MB = 1_000_000

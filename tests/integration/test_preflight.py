@@ -6,14 +6,16 @@ from dataclasses import replace
 
 import pytest
 import requests
-from lomas.domain import User
+
+from lomas.domain import Capability, User
+from lomas.engines import ENGINES, Prepared
 from lomas.errors import ExternalLibraryError, InvalidQuery
 from lomas.services import querying
-from lomas.services.engines import OPENDP, Prepared
 from lomas.services.preflight import PREFLIGHT
-from lomas_client import models as m
-
+from lomas_contract.engines.opendp import OpenDPRequest
 from tests.conftest import LiveServer, World
+
+OPENDP = ENGINES["opendp"]
 
 BROKEN = "SELECT PI(), RAND(), POWER(AVG(age), 2) FROM income"
 
@@ -59,10 +61,10 @@ def test_an_opendp_pipeline_that_fails_on_dummy_data_spends_nothing(
         def fail(*args: object) -> None:
             raise ExternalLibraryError("OpenDP failed: the pipeline cannot run")
 
-        return Prepared(querying.PrivacyCost(1.0, 0.0), run_private=fail, run_dummy=fail)
+        return Prepared(querying.PrivacyCost(1.0, 0.0), Capability.ROWS, run=fail)
 
     engine = replace(OPENDP, prepare=prepare)
-    req = m.OpenDPRequest(dataset_name="income", opendp_json="{}")
+    req = OpenDPRequest(dataset_name="income", opendp_json="{}")
     with pytest.raises(InvalidQuery, match="nothing was charged"):
         querying.run_query(world.ctx, User("alice"), engine, req, "opendp-key")
     grant = world.store.get_grant("alice", "income")

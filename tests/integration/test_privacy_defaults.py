@@ -75,7 +75,7 @@ def test_releasing_every_key_is_an_explicit_choice_that_shows(live_server: LiveS
 
 @pytest.mark.parametrize(("table", "row_privacy"), [({}, True), ({"max_ids": 2}, True)])
 def test_row_privacy_default(table: dict, row_privacy: bool) -> None:
-    from lomas_client.models import DatasetMetadata
+    from lomas_contract.models import DatasetMetadata
 
     md = DatasetMetadata.model_validate(
         {**table, "columns": {"x": {"type": "float", "lower": 0, "upper": 1}}})

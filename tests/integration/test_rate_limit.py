@@ -8,16 +8,18 @@ from pathlib import Path
 
 import pytest
 import requests
-from lomas.adapters.mongo import MongoStore
-from lomas.domain import PrivacyCost, User
-from lomas.errors import RateLimited
-from lomas.services import querying
-from lomas.services.engines import SMARTNOISE_SQL
-from lomas_client import Client
-from lomas_client import models as m
 
 from functions.common.wiring import build_context
+from lomas.adapters.mongo import MongoStore
+from lomas.domain import PrivacyCost, User
+from lomas.engines import ENGINES
+from lomas.errors import RateLimited
+from lomas.services import querying
+from lomas_client import Client
+from lomas_contract.engines.smartnoise_sql import SmartnoiseSqlCostRequest
 from tests.conftest import LiveServer, make_world, serve
+
+SMARTNOISE_SQL = ENGINES["smartnoise_sql"]
 
 SQL = "SELECT COUNT(*) AS n FROM income"
 LIMIT = {"query_rate": 1.0, "query_burst": 3}  # 3 queries per 3-second window
@@ -76,7 +78,7 @@ def test_the_limit_holds_across_instances(mongo_store: MongoStore, embedded_uri:
     world = make_world(mongo_store, tmp_path, PrivacyCost(10.0, 1e-3), **LIMIT)
     second = MongoStore.connect(embedded_uri, mongo_store.users.database.name)
     instances = [world.ctx, build_context(world.ctx.settings, store=second)]
-    request = m.SmartnoiseSqlCostRequest(dataset_name="income", query_str=SQL, epsilon=1.0,
+    request = SmartnoiseSqlCostRequest(dataset_name="income", query_str=SQL, epsilon=1.0,
                                          delta=1e-5)
     _fresh_window()
     outcomes = []

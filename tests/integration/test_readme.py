@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from lomas.domain import PrivacyCost
 
+from lomas.domain import PrivacyCost
 from tests.conftest import World, serve
 from tests.support.data import write_income
 

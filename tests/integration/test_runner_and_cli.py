@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from lomas.config import Settings
-from lomas.domain import PrivacyCost
 from typer.testing import CliRunner
 
 from functions.admin.cli import app as cli
 from functions.container import serve
+from lomas.config import Settings
+from lomas.domain import PrivacyCost
 from tests.conftest import LiveServer
 
 

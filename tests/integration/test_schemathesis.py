@@ -12,8 +12,6 @@ from pathlib import Path
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
-from lomas.domain import PrivacyCost
-from lomas.testing.fakes import InMemoryStore
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -23,6 +21,8 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from functions.common.openapi import openapi_document
+from lomas.domain import PrivacyCost
+from lomas.testing.fakes import InMemoryStore
 from tests.conftest import LiveServer, make_world, serve
 
 schema = schemathesis.openapi.from_dict(openapi_document())

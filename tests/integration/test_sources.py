@@ -9,16 +9,19 @@ from pathlib import Path
 
 import boto3
 import pytest
+
 from lomas import demo
-from lomas.adapters.loaders.http import HttpSource
-from lomas.adapters.loaders.loader import Loader
-from lomas.adapters.loaders.local import LocalSource
-from lomas.adapters.loaders.s3 import S3Source
-from lomas.adapters.loaders.secrets import ChainSecrets, EnvSecrets, FileSecrets
 from lomas.domain import Dataset
 from lomas.errors import DatasetUnavailable, InvalidQuery
-from lomas_client import models as m
-
+from lomas.sources.http import HttpSource
+from lomas.sources.local import LocalSource
+from lomas.sources.registry import Sources
+from lomas.sources.s3 import S3Source
+from lomas.sources.secrets import ChainSecrets, EnvSecrets, FileSecrets
+from lomas_contract import models as m
+from lomas_contract.sources.http import HttpAccess
+from lomas_contract.sources.local import LocalAccess
+from lomas_contract.sources.s3 import S3Access
 from tests.conftest import BUCKET
 from tests.support.sources import csv_bytes, http_server, parquet_bytes
 
@@ -37,14 +40,15 @@ def secrets_file(tmp_path: Path) -> Path:
     return path
 
 
-def loader(root: Path, secrets_file: Path | None = None, **http: object) -> Loader:
+def loader(root: Path, secrets_file: Path | None = None, **http: object) -> Sources:
     secrets = ChainSecrets(EnvSecrets({}), *([FileSecrets(secrets_file)] if secrets_file else []))
-    return Loader(LocalSource(root), S3Source(secrets, connect_timeout=2, read_timeout=2),
-                  HttpSource(secrets, connect_timeout=2, read_timeout=1, **http))  # type: ignore[arg-type]
+    return Sources({"local": LocalSource(root),
+                    "s3": S3Source(secrets, connect_timeout=2, read_timeout=2),
+                    "http": HttpSource(secrets, connect_timeout=2, read_timeout=1, **http)})  # type: ignore[arg-type]
 
 
-def s3(key: str, url: str, **kw: object) -> m.S3Access:
-    return m.S3Access(bucket=BUCKET, key=key, endpoint_url=url, region="us-east-1", **kw)  # type: ignore[arg-type]
+def s3(key: str, url: str, **kw: object) -> S3Access:
+    return S3Access(bucket=BUCKET, key=key, endpoint_url=url, region="us-east-1", **kw)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("key", ["income.csv", "income.parquet"])
@@ -53,7 +57,7 @@ def test_s3_on_loopback_csv_and_parquet_with_named_credentials(
     ldr = loader(tmp_path, secrets_file)
     dataset = Dataset("income", s3(key, moto_url, credentials_name="minio_ro"), META)
     ldr.validate_access(dataset.access)
-    frame = ldr.load(dataset)
+    frame = ldr.open(dataset).frame()
     assert frame.shape == (ROWS, 5)
     assert str(frame["age"].dtype) == "int64" and str(frame["region"].dtype) == "string"
     assert frame["income"].sum() == pytest.approx(FRAME["income"].sum())
@@ -68,8 +72,8 @@ def test_s3_in_process_with_moto(tmp_path: Path) -> None:
         client = boto3.client("s3", region_name="us-east-1")
         client.create_bucket(Bucket=BUCKET)
         client.put_object(Bucket=BUCKET, Key="income.parquet", Body=parquet_bytes(FRAME))
-        access = m.S3Access(bucket=BUCKET, key="income.parquet", region="us-east-1")
-        frame = loader(tmp_path).load(Dataset("income", access, META))  # the function's role
+        access = S3Access(bucket=BUCKET, key="income.parquet", region="us-east-1")
+        frame = loader(tmp_path).open(Dataset("income", access, META)).frame()  # the role
     assert frame.shape == (ROWS, 5)
 
 
@@ -80,14 +84,14 @@ def test_unknown_credentials_name_fails_cleanly(moto_url: str, secrets_file: Pat
     with pytest.raises(InvalidQuery, match="unknown credentials name"):
         ldr.validate_access(access)
     with caplog.at_level(logging.ERROR), pytest.raises(DatasetUnavailable) as info:
-        ldr.load(Dataset("income", access, META))
+        ldr.open(Dataset("income", access, META)).frame()
     assert info.value.message == "Dataset 'income' is unavailable."
     assert "nobody" in caplog.text and "minio-secret" not in caplog.text
 
 
 def test_missing_object_reveals_no_bucket_to_the_researcher(moto_url, tmp_path, caplog) -> None:
     with caplog.at_level(logging.ERROR), pytest.raises(DatasetUnavailable) as info:
-        loader(tmp_path).load(Dataset("income", s3("gone.csv", moto_url), META))
+        loader(tmp_path).open(Dataset("income", s3("gone.csv", moto_url), META)).frame()
     assert BUCKET not in info.value.message and "gone" not in info.value.message
     assert f"s3://{BUCKET}/gone.csv" in caplog.text
 
@@ -98,33 +102,33 @@ def test_http_with_etag_headers_and_failures(tmp_path: Path, secrets_file: Path)
         limit = len(csv_bytes(FRAME)) + 100
         files.files["/big.csv"] = b"x" * (limit + 1)
         ldr = loader(tmp_path, secrets_file, max_bytes=limit, max_redirects=2)
-        ok = Dataset("income", m.HttpAccess(url=url + "/income.csv"), META)
-        assert ldr.load(ok).shape == (ROWS, 5)
+        ok = Dataset("income", HttpAccess(url=url + "/income.csv"), META)
+        assert ldr.open(ok).frame().shape == (ROWS, 5)
         first = ldr.version(ok)
         assert first and first.startswith('"')  # the ETag
         files.files["/income.csv"] = csv_bytes(FRAME.head(10))
         assert ldr.version(ok) != first
-        token = m.HttpAccess(url=url + "/needs-token/income.csv", headers_name="http_token")
-        assert ldr.load(Dataset("income", token, META)).shape == (10, 5)
+        token = HttpAccess(url=url + "/needs-token/income.csv", headers_name="http_token")
+        assert ldr.open(Dataset("income", token, META)).frame().shape == (10, 5)
         for path, cause in [("/missing.csv", "HTTP 404"), ("/slow.csv", "timed out"),
                             ("/big.csv", f"over {limit} bytes"),
                             ("/loop.csv", "too many redirects"),
                             ("/needs-token/income.csv", "HTTP 401")]:
             with pytest.raises(DatasetUnavailable):
-                ldr.load(Dataset("income", m.HttpAccess(url=url + path), META))
-            from lomas.adapters.loaders.source import SourceError
+                ldr.open(Dataset("income", HttpAccess(url=url + path), META)).frame()
+            from lomas.sources.base import SourceError
 
             with pytest.raises(SourceError, match=cause):
-                ldr._read(Dataset("income", m.HttpAccess(url=url + path), META))
+                ldr._sources["http"].read(Dataset("income", HttpAccess(url=url + path), META))
 
 
 def test_a_data_file_must_be_csv_or_parquet(tmp_path: Path) -> None:
     ldr = loader(tmp_path)
-    for access in (m.LocalAccess(path="income.yaml"), m.LocalAccess(path="data.txt"),
-                   m.LocalAccess(path="income.bin", format="json")):
+    for access in (LocalAccess(path="income.yaml"), LocalAccess(path="data.txt"),
+                   LocalAccess(path="income.bin", format="json")):
         with pytest.raises(InvalidQuery, match="format"):
             ldr.validate_access(access)
-    ldr.validate_access(m.LocalAccess(path="income.bin", format="parquet"))
+    ldr.validate_access(LocalAccess(path="income.bin", format="parquet"))
 
 
 def test_local_escapes_are_rejected(tmp_path: Path) -> None:
@@ -135,9 +139,9 @@ def test_local_escapes_are_rejected(tmp_path: Path) -> None:
     ldr = loader(root)
     for path in ("../outside.csv", "link.csv", str(tmp_path / "outside.csv"), "a/../../x.csv"):
         with pytest.raises(InvalidQuery, match="data root"):
-            ldr.validate_access(m.LocalAccess(path=path))
+            ldr.validate_access(LocalAccess(path=path))
         with pytest.raises(DatasetUnavailable):
-            ldr.load(Dataset("d", m.LocalAccess(path=path), META))
+            ldr.open(Dataset("d", LocalAccess(path=path), META)).frame()
 
 
 def test_types_are_checked_never_coerced(tmp_path: Path) -> None:
@@ -149,9 +153,9 @@ def test_types_are_checked_never_coerced(tmp_path: Path) -> None:
     (tmp_path / "bad.parquet").write_bytes(parquet_bytes(bad))
     ldr = loader(tmp_path)
     for name in ("bad.csv", "bad.parquet"):
-        dataset = Dataset("bad", m.LocalAccess(path=name), META)
+        dataset = Dataset("bad", LocalAccess(path=name), META)
         with pytest.raises(DatasetUnavailable):
-            ldr.load(dataset)
+            ldr.open(dataset).frame()
         report = ldr.check(dataset)
         text = report.model_dump_json()
         assert report.problems and "age" in text and "old" not in text
@@ -159,7 +163,7 @@ def test_types_are_checked_never_coerced(tmp_path: Path) -> None:
     wrong_region.loc[5, "region"] = "Atlantis"
     wrong_region.loc[7, "income"] = 9e9
     (tmp_path / "cats.csv").write_bytes(csv_bytes(wrong_region))
-    report = ldr.check(Dataset("cats", m.LocalAccess(path="cats.csv"), META))
+    report = ldr.check(Dataset("cats", LocalAccess(path="cats.csv"), META))
     problems = {(p.column, p.problem, p.rows) for p in report.problems}
     assert ("region", "type: values outside the categories", 1) in problems
     assert ("income", "values outside the bounds (clamped)", 1) in problems
@@ -167,8 +171,9 @@ def test_types_are_checked_never_coerced(tmp_path: Path) -> None:
 
 
 def test_credentials_from_aws_secrets_manager(tmp_path: Path) -> None:
-    from lomas.adapters.loaders.secrets import AwsSecrets, SecretNotFound
     from moto import mock_aws
+
+    from lomas.sources.secrets import AwsSecrets, SecretNotFound
 
     with mock_aws():
         sm = boto3.client("secretsmanager", region_name="us-east-1")
@@ -189,8 +194,8 @@ def test_corrupt_file_and_unreachable_endpoint(moto_url: str, tmp_path: Path, ca
     ldr = loader(tmp_path)
     with caplog.at_level(logging.ERROR):
         with pytest.raises(DatasetUnavailable):
-            ldr.load(Dataset("c", s3("corrupt.parquet", moto_url), META))
-        closed = m.S3Access(bucket=BUCKET, key="income.csv", endpoint_url="http://127.0.0.1:9",
+            ldr.open(Dataset("c", s3("corrupt.parquet", moto_url), META)).frame()
+        closed = S3Access(bucket=BUCKET, key="income.csv", endpoint_url="http://127.0.0.1:9",
                             region="us-east-1")
         with pytest.raises(DatasetUnavailable) as info:
             ldr.version(Dataset("c", closed, META))
@@ -209,8 +214,8 @@ def test_datetime_columns_in_csv_and_parquet(tmp_path: Path) -> None:
     (tmp_path / "d.csv").write_bytes(csv_bytes(frame))
     (tmp_path / "d.parquet").write_bytes(parquet_bytes(frame))
     for name in ("d.csv", "d.parquet"):
-        got = loader(tmp_path).load(Dataset("d", m.LocalAccess(path=name), meta))
+        got = loader(tmp_path).open(Dataset("d", LocalAccess(path=name), meta)).frame()
         assert got["day"].dtype.kind == "M" and str(got["flag"].dtype) == "boolean"
     (tmp_path / "bad.csv").write_text("day,flag\nnot a date,true\n")
     with pytest.raises(DatasetUnavailable):
-        loader(tmp_path).load(Dataset("d", m.LocalAccess(path="bad.csv"), meta))
+        loader(tmp_path).open(Dataset("d", LocalAccess(path="bad.csv"), meta)).frame()

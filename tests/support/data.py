@@ -6,7 +6,7 @@ from pathlib import Path
 
 from lomas import demo
 from lomas.domain import Dataset
-from lomas_client import models as m
+from lomas_contract.sources.local import LocalAccess
 
 INCOME_ROWS = 2_000
 
@@ -14,4 +14,4 @@ INCOME_ROWS = 2_000
 def write_income(root: Path, name: str = "income", rows: int = INCOME_ROWS) -> Dataset:
     root.mkdir(parents=True, exist_ok=True)
     demo.income_frame(rows, seed=7).to_csv(root / f"{name}.csv", index=False)
-    return Dataset(name, m.LocalAccess(path=f"{name}.csv"), demo.income_metadata(rows))
+    return Dataset(name, LocalAccess(path=f"{name}.csv"), demo.income_metadata(rows))

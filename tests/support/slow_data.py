@@ -13,8 +13,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import requests
-from lomas import demo
 
+from lomas import demo
 from tests.conftest import World
 from tests.support.sources import csv_bytes
 

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 import pandas as pd
+
 from lomas import demo
-from lomas.dp.dummy import dummy_frame
+from lomas.data.dummy import dummy_frame
 
 
 def test_dummy_follows_the_metadata_and_the_seed() -> None:

@@ -7,14 +7,16 @@ from collections.abc import Callable
 from dataclasses import replace
 
 import pytest
+
 from lomas.domain import PrivacyCost, User
+from lomas.engines import ENGINES
 from lomas.errors import Conflict, NotFound
 from lomas.services import jobs
-from lomas.services.engines import SMARTNOISE_SQL as SQL
-from lomas_client import models as m
-
+from lomas_contract import models as m
 from tests.conftest import World
 from tests.unit.test_querying import req
+
+SQL = ENGINES["smartnoise_sql"]
 
 ALICE = User("alice")
 

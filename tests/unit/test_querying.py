@@ -5,23 +5,25 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
-import pandas as pd
 import pytest
-from lomas.adapters.tables import TableCache
+
+from lomas.data.handles import FrameHandle
 from lomas.domain import Dataset, PrivacyCost, User
+from lomas.engines import ENGINES
 from lomas.errors import BudgetExhausted, Conflict, DatasetUnavailable, ExternalLibraryError
 from lomas.services import querying
-from lomas.services.engines import SMARTNOISE_SQL as SQL
-from lomas_client import models as m
-
+from lomas.sources.cache import HandleCache
+from lomas_contract.engines.smartnoise_sql import SmartnoiseSqlDummyRequest, SmartnoiseSqlRequest
 from tests.conftest import World
+
+SQL = ENGINES["smartnoise_sql"]
 
 ALICE = User("alice")
 QUERY = "SELECT COUNT(*) AS n, AVG(income) AS a FROM income"
 
 
-def req(query: str = QUERY) -> m.SmartnoiseSqlRequest:
-    return m.SmartnoiseSqlRequest(dataset_name="income", query_str=query, epsilon=1.0, delta=1e-5)
+def req(query: str = QUERY) -> SmartnoiseSqlRequest:
+    return SmartnoiseSqlRequest(dataset_name="income", query_str=query, epsilon=1.0, delta=1e-5)
 
 
 def remaining(world: World) -> PrivacyCost:
@@ -30,18 +32,18 @@ def remaining(world: World) -> PrivacyCost:
     return grant.remaining
 
 
-class BrokenLoader:
-    """A DatasetLoader whose source is down."""
+class BrokenSources:
+    """Sources whose dataset is down."""
 
     def version(self, dataset: Dataset) -> str:
         return "v"
 
-    def load(self, dataset: Dataset) -> pd.DataFrame:
+    def open(self, dataset: Dataset) -> FrameHandle:
         raise DatasetUnavailable("Dataset 'income' is unavailable.")
 
 
-class ColumnDroppingLoader:
-    """A DatasetLoader returning a table without a declared column: snsql fails."""
+class ColumnDroppingSources:
+    """Sources opening a table without a declared column: snsql fails."""
 
     def __init__(self, inner) -> None:
         self.inner = inner
@@ -49,8 +51,9 @@ class ColumnDroppingLoader:
     def version(self, dataset: Dataset) -> str:
         return self.inner.version(dataset)
 
-    def load(self, dataset: Dataset) -> pd.DataFrame:
-        return self.inner.load(dataset).drop(columns=["income"])
+    def open(self, dataset: Dataset) -> FrameHandle:
+        frame = self.inner.open(dataset).frame().drop(columns=["income"])
+        return FrameHandle(frame, dataset.name)
 
 
 def test_query_charges_the_computed_cost_and_archives(world: World) -> None:
@@ -67,7 +70,7 @@ def test_same_key_replays_without_a_second_charge(world: World) -> None:
     after_first = remaining(world)
     assert querying.run_query(world.ctx, ALICE, SQL, req(), "key-1") == first
     assert remaining(world) == after_first
-    assert world.ctx.tables.stats.loads == 1
+    assert world.ctx.handles.stats.loads == 1
 
 
 def test_same_key_other_body_is_a_conflict(world: World) -> None:
@@ -87,7 +90,7 @@ def test_duplicate_while_running_neither_runs_nor_charges(world: World) -> None:
     with pytest.raises(Conflict, match="still running"):
         querying.run_query(world.ctx, ALICE, SQL, req(), "key-1")
     assert remaining(world) == before
-    assert world.ctx.tables.stats.loads == 0
+    assert world.ctx.handles.stats.loads == 0
 
 
 def test_budget_exhausted_charges_nothing_and_archives_nothing(world: World) -> None:
@@ -99,7 +102,7 @@ def test_budget_exhausted_charges_nothing_and_archives_nothing(world: World) -> 
 
 
 def test_refund_when_the_data_could_not_be_read(world: World) -> None:
-    ctx = replace(world.ctx, tables=TableCache(BrokenLoader()))
+    ctx = replace(world.ctx, handles=HandleCache(BrokenSources()))
     with pytest.raises(DatasetUnavailable):
         querying.run_query(ctx, ALICE, SQL, req(), "key-1")
     assert remaining(world) == PrivacyCost(10.0, 1e-3)
@@ -108,7 +111,7 @@ def test_refund_when_the_data_could_not_be_read(world: World) -> None:
 
 
 def test_no_refund_once_the_engine_ran(world: World) -> None:
-    ctx = replace(world.ctx, tables=TableCache(ColumnDroppingLoader(world.loader)))
+    ctx = replace(world.ctx, handles=HandleCache(ColumnDroppingSources(world.ctx.sources)))
     with pytest.raises(ExternalLibraryError):
         querying.run_query(ctx, ALICE, SQL, req(), "key-1")
     assert remaining(world).epsilon == pytest.approx(7.0)
@@ -120,12 +123,12 @@ def test_no_refund_once_the_engine_ran(world: World) -> None:
 
 
 def test_dummy_query_is_free_and_not_archived(world: World) -> None:
-    dummy = m.SmartnoiseSqlDummyRequest(**req().model_dump(), dummy_nb_rows=300, dummy_seed=1)
+    dummy = SmartnoiseSqlDummyRequest(**req().model_dump(), dummy_nb_rows=300, dummy_seed=1)
     out = querying.run_dummy_query(world.ctx, ALICE, SQL, dummy)
     assert out["result"]["df"]["columns"] == ["n", "a"]
     assert remaining(world) == PrivacyCost(10.0, 1e-3)
     assert world.store.list_archives() == []
-    assert world.ctx.tables.stats.loads == 0  # the private data was never read
+    assert world.ctx.handles.stats.loads == 0  # the private data was never read
 
 
 def test_concurrent_retries_of_one_key_charge_once(world: World) -> None:

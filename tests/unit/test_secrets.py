@@ -1,7 +1,8 @@
 from pathlib import Path
 
 import pytest
-from lomas.adapters.loaders.secrets import ChainSecrets, EnvSecrets, FileSecrets, SecretNotFound
+
+from lomas.sources.secrets import ChainSecrets, EnvSecrets, FileSecrets, SecretNotFound
 
 
 def test_a_missing_secrets_file_knows_no_secret(tmp_path: Path) -> None:

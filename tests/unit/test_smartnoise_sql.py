@@ -1,25 +1,26 @@
 from __future__ import annotations
 
 import pytest
+
 from lomas import demo
+from lomas.data.handles import FrameHandle
 from lomas.domain import PrivacyCost
-from lomas.dp import smartnoise_sql as sn
-from lomas.dp.noise_scale import full_searches
-from lomas.dp.sql_table import SqlTable
+from lomas.engines.smartnoise_sql import execution as sn
+from lomas.engines.smartnoise_sql.noise_scale import full_searches
 from lomas.errors import InvalidQuery
-from lomas_client import models as m
+from lomas_contract.engines.smartnoise_sql import SmartnoiseSqlRequest
 
 META = demo.income_metadata(1000)
 
 
-def req(query: str, **kw) -> m.SmartnoiseSqlRequest:
-    return m.SmartnoiseSqlRequest(dataset_name="income", query_str=query,
+def req(query: str, **kw) -> SmartnoiseSqlRequest:
+    return SmartnoiseSqlRequest(dataset_name="income", query_str=query,
                                   epsilon=kw.pop("epsilon", 1.0), delta=kw.pop("delta", 1e-5), **kw)
 
 
 @pytest.fixture(scope="module")
-def table() -> SqlTable:
-    return SqlTable(demo.income_frame(1000, seed=1), "income")
+def table() -> FrameHandle:
+    return FrameHandle(demo.income_frame(1000, seed=1), "income")
 
 
 def test_cost_is_what_snsql_bills_not_the_requested_epsilon() -> None:
@@ -66,7 +67,7 @@ def test_censored_dimensions_need_delta_before_any_charge() -> None:
         sn.estimate_cost("income", META, req("SELECT COUNT(*) AS n FROM df", delta=0.0))
 
 
-def test_execute_by_dataset_name_and_df_with_stable_columns(table: SqlTable) -> None:
+def test_execute_by_dataset_name_and_df_with_stable_columns(table: FrameHandle) -> None:
     by_name = sn.execute(table, "income", META,
                          req("SELECT region, COUNT(*) AS n FROM income GROUP BY region"))
     assert list(by_name.columns) == ["region", "n"]
@@ -76,7 +77,7 @@ def test_execute_by_dataset_name_and_df_with_stable_columns(table: SqlTable) -> 
     assert abs(unnamed["expr_0"][0] - 1000) < 100
 
 
-def test_postprocess_false_returns_the_raw_noisy_aggregates(table: SqlTable) -> None:
+def test_postprocess_false_returns_the_raw_noisy_aggregates(table: FrameHandle) -> None:
     uncensored = META.model_copy(update={"censor_dims": False})
     raw = sn.execute(table, "income", uncensored,
                      req("SELECT AVG(income) AS a FROM df", postprocess=False))
@@ -94,9 +95,10 @@ def test_cost_type() -> None:
 
 @pytest.mark.parametrize("kind", ["laplace", "gaussian"])
 def test_remembered_noise_scales_are_the_ones_opendp_finds(kind: str) -> None:
-    from lomas.dp import smartnoise_sql  # noqa: F401 - remembers the scales
     from snsql.sql._mechanisms.gaussian import Gaussian
     from snsql.sql._mechanisms.laplace import Laplace
+
+    from lomas.engines.smartnoise_sql import execution  # noqa: F401 - remembers the scales
 
     cls = Laplace if kind == "laplace" else Gaussian
     params = {"epsilon": 1.0, "delta": 1e-5, "lower": 0.0, "upper": 100.0, "max_contrib": 1}
@@ -149,7 +151,8 @@ def test_the_narrowed_search_gives_the_smallest_scale_opendp_accepts() -> None:
     import math
 
     import opendp.prelude as dp
-    from lomas.dp.noise_scale import narrowed_binary_search_param
+
+    from lomas.engines.smartnoise_sql.noise_scale import narrowed_binary_search_param
 
     dp.enable_features("floating-point", "contrib")
     delta, epsilon = 3.6e-6, 0.83

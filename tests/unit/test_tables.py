@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+
 from lomas import demo
-from lomas.adapters.tables import SAMPLE_ROWS, frame_bytes
+from lomas.data.handles import SAMPLE_ROWS, frame_bytes
 
 
 def test_small_and_arrow_frames_are_measured_exactly() -> None:

@@ -2,12 +2,12 @@
 service, serialise."""
 
 from chalice import Blueprint
-from lomas.services import admin
-from lomas_client import models as m
-from lomas_client import routes as r
 
 from chalicelib.wiring import deps
 from functions.common.api import Call, expose
+from lomas.services import admin
+from lomas_contract import models as m
+from lomas_contract import routes as r
 
 bp = Blueprint(__name__)
 

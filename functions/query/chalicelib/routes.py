@@ -3,15 +3,15 @@
 from typing import Any
 
 from chalice import Blueprint
-from lomas.services import jobs, querying, researcher
-from lomas.services.engines import ENGINES, Engine
-from lomas_client import models as m
-from lomas_client import routes as r
 
 from chalicelib.wiring import deps
 from functions.common.api import Call, expose
 from functions.common.jobs import accepted, job_response, outcome, preferences, seconds
 from functions.common.openapi import openapi_document
+from lomas.engines import ENGINES, Engine
+from lomas.services import jobs, querying, researcher
+from lomas_contract import models as m
+from lomas_contract import routes as r
 
 bp = Blueprint(__name__)
 
@@ -59,7 +59,7 @@ def get_previous_queries(call: Call, req: m.DatasetRequest) -> m.PreviousQueries
 
 def _engine_routes(engine: Engine) -> None:
     """/estimate_<engine>_cost, /<engine>_query and /dummy_<engine>_query."""
-    routes = r.ENGINES[engine.name]
+    routes = r.ENGINES[engine.spec.name]
 
     @expose(bp, deps, routes.cost)
     def estimate(call: Call, req: Any) -> m.CostResponse:
@@ -95,5 +95,5 @@ def get_job_status(call: Call, uid: str) -> m.JobResponse:
     return job_response(job)
 
 
-for _engine in ENGINES:
+for _engine in ENGINES.values():
     _engine_routes(_engine)

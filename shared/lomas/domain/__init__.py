@@ -5,11 +5,24 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
-from lomas_client.models import DatasetMetadata, HttpAccess, LocalAccess, S3Access
+from lomas_contract.models import Access, DatasetMetadata
 
-DatasetAccess = LocalAccess | S3Access | HttpAccess
+DatasetAccess = Access
+"""Where a dataset's rows are: one of the source kinds' access models (lomas_contract)."""
+
+
+class Capability(StrEnum):
+    """What an opened dataset offers an engine, and what an engine asks for."""
+
+    SQL = "sql"
+    """A SQL connection the query runs in (the aggregates are computed where the data is)."""
+    POLARS = "polars"
+    """A polars LazyFrame."""
+    ROWS = "rows"
+    """The rows themselves, in this process's memory."""
 
 BUDGET_TOLERANCE = 1e-9
 """Relative slack when comparing a cost with a remaining budget.

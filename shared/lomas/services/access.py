@@ -7,7 +7,6 @@ import hmac
 import logging
 from dataclasses import replace
 
-from lomas_client.models import CreateUserRequest
 from pydantic import ValidationError
 
 from lomas.domain import Dataset, Grant, User
@@ -15,6 +14,7 @@ from lomas.errors import Conflict, Unauthenticated, UnauthorizedAccess
 from lomas.ports import StateStore
 from lomas.services.context import OidcRules
 from lomas.services.tokens import hash_token, new_token
+from lomas_contract.models import CreateUserRequest
 
 log = logging.getLogger(__name__)
 

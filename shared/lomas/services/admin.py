@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import yaml
-from lomas_client import models as m
 from pydantic import ValidationError
 
 from lomas.domain import Dataset, Grant, PrivacyCost, User
@@ -12,6 +11,8 @@ from lomas.ports import StateStore
 from lomas.services.context import Context
 from lomas.services.researcher import previous_query
 from lomas.services.tokens import hash_token, new_token
+from lomas_contract import models as m
+from lomas_contract.sources.local import LocalAccess
 
 
 def _info(user: User) -> m.UserInfo:
@@ -63,13 +64,13 @@ def _metadata(ctx: Context, req: m.CreateDatasetRequest) -> m.DatasetMetadata:
     """Inline, or read from a local path, S3 or HTTP. Raises InvalidQuery."""
     if req.metadata is not None:
         return req.metadata
-    access = req.metadata_access or m.LocalAccess(path=req.metadata_path or "")
-    return ctx.loader.load_metadata(access)
+    access = req.metadata_access or LocalAccess(path=req.metadata_path or "")
+    return ctx.sources.load_metadata(access)
 
 
 def _checked(ctx: Context, req: m.CreateDatasetRequest) -> Dataset:
     """The dataset to register, its access checked and its metadata read once."""
-    ctx.loader.validate_access(req.dataset_access)
+    ctx.sources.validate_access(req.dataset_access)
     return Dataset(req.dataset_name, req.dataset_access, _metadata(ctx, req))
 
 
@@ -112,14 +113,14 @@ def check_dataset(ctx: Context, name: str) -> m.DatasetCheckResponse:
     md = dataset.metadata
     settings = m.PrivacySettings.model_validate(
         md.model_dump(include=set(m.PrivacySettings.model_fields)))
-    return ctx.loader.check(dataset).model_copy(
+    return ctx.sources.check(dataset).model_copy(
         update={"privacy": settings, "warnings": privacy_warnings(md)})
 
 
 def delete_dataset(ctx: Context, name: str) -> None:
     if not ctx.store.delete_dataset(name):
         raise NotFound(f"Dataset {name!r} does not exist.")
-    ctx.tables.forget(name)
+    ctx.handles.forget(name)
 
 
 def grant_info(grant: Grant) -> m.GrantInfo:

@@ -2,9 +2,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lomas.adapters.tables import TableCache
 from lomas.config import Settings
-from lomas.ports import DatasetSources, JobRunner, StateStore, TokenVerifier
+from lomas.ports import DatasetHandles, DatasetSources, JobRunner, StateStore, TokenVerifier
 
 
 @dataclass(frozen=True)
@@ -24,7 +23,7 @@ class Context:
 
     settings: Settings
     store: StateStore
-    loader: DatasetSources
-    tables: TableCache
+    sources: DatasetSources
+    handles: DatasetHandles
     jobs: JobRunner
     oidc: OidcRules | None = None

@@ -17,13 +17,11 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from lomas_client import routes as r
-
 from lomas.domain import Job, User
+from lomas.engines import ENGINES, Engine
 from lomas.errors import Conflict, LomasError, NotFound
 from lomas.services.access import no_access
 from lomas.services.context import Context
-from lomas.services.engines import ENGINES, Engine
 from lomas.services.querying import (
     INTERNAL,
     Claim,
@@ -32,14 +30,15 @@ from lomas.services.querying import (
     fingerprint,
     give_back,
     plan,
+    prepare,
     private_executor,
     release_claim,
     run_claimed,
 )
+from lomas_contract.base import DatasetRequest
 
 log = logging.getLogger(__name__)
 
-BY_NAME = {engine.name: engine for engine in ENGINES}
 NOT_STARTED = {"type": "InternalServer", "message": "The job could not be started in time; "
                "nothing was charged for it."}
 LOST = {"type": "InternalServer", "message": "The job's runner stopped before it finished (a "
@@ -50,7 +49,8 @@ def _retention(ctx: Context, now: datetime) -> datetime:
     return now + timedelta(seconds=ctx.settings.job_retention_seconds)
 
 
-def submit(ctx: Context, user: User, engine: Engine, req: Any, idempotency_key: str | None,
+def submit(ctx: Context, user: User, engine: Engine, req: DatasetRequest,
+           idempotency_key: str | None,
            *, dummy: bool) -> Job:
     """Check, price and (for a real query) charge the request, then hand it to a runner.
 
@@ -65,8 +65,8 @@ def submit(ctx: Context, user: User, engine: Engine, req: Any, idempotency_key: 
     lease_until = now + timedelta(seconds=ctx.settings.claim_lease_seconds)
     uid = uuid.uuid4().hex
     job = Job(uid=uid, user=user.name, idempotency_key=idempotency_key or f"job-{uid}",
-              fingerprint=fingerprint(f"{kind}:{engine.name}", planned.request), kind=kind,
-              engine=engine.name, dataset=planned.dataset.name, request=planned.request,
+              fingerprint=fingerprint(f"{kind}:{engine.spec.name}", planned.request), kind=kind,
+              engine=engine.spec.name, dataset=planned.dataset.name, request=planned.request,
               cost=planned.prepared.cost, lease_until=lease_until,
               expires_at=_retention(ctx, lease_until))
     if (existing := ctx.store.create_job(job)) is not None:
@@ -75,7 +75,8 @@ def submit(ctx: Context, user: User, engine: Engine, req: Any, idempotency_key: 
         return existing
     if not dummy:
         try:
-            claim = claim_and_charge(ctx, user, planned.dataset, engine.name, planned.request,
+            claim = claim_and_charge(ctx, user, planned.dataset, engine.spec.name,
+                                     planned.request,
                                      job.cost, job.idempotency_key, owner=uid)
         except LomasError as exc:
             return _record(ctx, job, "failed", error=exc.record())
@@ -114,9 +115,8 @@ def run(ctx: Context, uid: str) -> Job | None:
 
 def _execute(ctx: Context, job: Job) -> dict[str, Any]:
     user = User(job.user)
-    routes = r.ENGINES[job.engine]
-    model = (routes.dummy if job.kind == "dummy" else routes.query).body
-    assert model is not None
+    engine = ENGINES[job.engine]
+    model = engine.spec.dummy if job.kind == "dummy" else engine.spec.query
     dataset = ctx.store.get_dataset(job.dataset)
     claim = None
     if job.kind == "query":
@@ -129,7 +129,7 @@ def _execute(ctx: Context, job: Job) -> dict[str, Any]:
         raise no_access(job.dataset)
     try:
         req = model.model_validate(job.request)
-        prepared = BY_NAME[job.engine].prepare(dataset, req)
+        prepared = prepare(ctx, engine, dataset, req)
     except BaseException:
         if claim is not None:
             give_back(ctx, claim)  # nothing was read

@@ -11,25 +11,24 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from lomas_client import models as m
-
 from lomas import errors
-from lomas.adapters.tables import CachedData
 from lomas.domain import ArchiveRecord, Dataset, PrivacyCost, User
-from lomas.errors import BudgetExhausted, Conflict, LomasError
-from lomas.ports import StateStore
+from lomas.engines import Engine, Prepared
+from lomas.errors import BudgetExhausted, Conflict, DatasetUnavailable, InvalidQuery, LomasError
+from lomas.ports import Handle, StateStore
 from lomas.services.access import dataset_for
 from lomas.services.context import Context
-from lomas.services.engines import Engine, Prepared, Result
 from lomas.services.preflight import DUMMY_ROWS, DUMMY_SEED, PREFLIGHT
 from lomas.services.ratelimit import admit
 from lomas.services.researcher import check_dummy_rows
+from lomas_contract import models as m
+from lomas_contract.base import DatasetRequest, DummyFields, EngineResult
 
 log = logging.getLogger(__name__)
 
 INTERNAL = {"type": "InternalServer", "message": "Internal server error."}
 
-Executor = Callable[[CachedData], dict[str, Any]]
+Executor = Callable[[Handle], dict[str, Any]]
 
 
 def fingerprint(engine: str, request: dict[str, Any]) -> str:
@@ -121,12 +120,15 @@ def run_claimed(ctx: Context, claim: Claim, execute: Executor) -> dict[str, Any]
     """
     store, user, key, owner, cost = ctx.store, claim.user, claim.key, claim.owner, claim.cost
     try:
-        data = ctx.tables.data(claim.dataset)
+        data = ctx.handles.open(claim.dataset)
     except BaseException:
         give_back(ctx, claim)  # no private data was read
         raise
     try:
         response = execute(data)
+    except DatasetUnavailable:
+        give_back(ctx, claim)  # the source could not be reached: no private data was read
+        raise
     except LomasError as exc:
         _finish(store, user, key, owner, status="failed", cost=cost, error=exc.record())
         raise
@@ -147,16 +149,30 @@ def _finish(store: Any, user: User, key: str, owner: str, **outcome: Any) -> Non
                        "lease ended; the retry's answer stands.")
 
 
-def _response(user: User, cost: PrivacyCost, result: Result) -> dict[str, Any]:
+def _response(user: User, cost: PrivacyCost, result: EngineResult) -> dict[str, Any]:
     return m.QueryResponse(requested_by=user.name, epsilon=cost.epsilon, delta=cost.delta,
                            result=result).model_dump(mode="json")
 
 
-def estimate_cost(ctx: Context, user: User, engine: Engine, req: Any) -> m.CostResponse:
+def prepare(ctx: Context, engine: Engine, dataset: Dataset, req: DatasetRequest) -> Prepared:
+    """The engine's priced query, if the dataset's source offers what it needs; reads no
+    data. Raises InvalidQuery."""
+    prepared = engine.prepare(dataset, req)
+    offers = ctx.sources.offers(dataset.access)
+    if prepared.needs not in offers:
+        raise InvalidQuery(
+            f"This {engine.spec.label} query needs {prepared.needs.value!r} data, which a "
+            f"{dataset.access.type!r} dataset does not offer (it offers "
+            f"{', '.join(sorted(c.value for c in offers))}); nothing was charged.")
+    return prepared
+
+
+def estimate_cost(ctx: Context, user: User, engine: Engine,
+                  req: DatasetRequest) -> m.CostResponse:
     """What the query would be charged. Raises UnauthorizedAccess, InvalidQuery, RateLimited."""
     dataset, _ = dataset_for(ctx.store, user, req.dataset_name)
     admit(ctx, user)
-    cost = engine.prepare(dataset, req).cost
+    cost = prepare(ctx, engine, dataset, req).cost
     return m.CostResponse(epsilon=cost.epsilon, delta=cost.delta)
 
 
@@ -167,12 +183,9 @@ def preflight(engine: Engine, dataset: Dataset, request: dict[str, Any],
     The shape is the request without its epsilon: epsilon sets only the noise scales,
     and a scale that cannot be found fails the costing, before this check.
     """
-    from lomas.dp.dummy import dummy_frame
-
     shape = {name: value for name, value in request.items() if name != "epsilon"}
-    key = PREFLIGHT.key(fingerprint(engine.name, shape), dataset.metadata.model_dump_json())
-    PREFLIGHT.check(key, lambda: prepared.run_dummy(
-        dummy_frame(dataset.metadata, DUMMY_ROWS, DUMMY_SEED)))
+    key = PREFLIGHT.key(fingerprint(engine.spec.name, shape), dataset.metadata.model_dump_json())
+    PREFLIGHT.check(key, lambda: prepared.run(dummy_handle(dataset, DUMMY_ROWS, DUMMY_SEED)))
 
 
 @dataclass(frozen=True)
@@ -184,7 +197,8 @@ class Planned:
     prepared: Prepared
 
 
-def plan(ctx: Context, user: User, engine: Engine, req: Any, *, dummy: bool) -> Planned:
+def plan(ctx: Context, user: User, engine: Engine, req: DatasetRequest, *,
+         dummy: bool) -> Planned:
     """Check access, the rate limit and the request, and price it; nothing is run.
 
     A query that fails on dummy data is an InvalidQuery here, before anything is
@@ -193,8 +207,9 @@ def plan(ctx: Context, user: User, engine: Engine, req: Any, *, dummy: bool) -> 
     dataset, _ = dataset_for(ctx.store, user, req.dataset_name)
     admit(ctx, user)
     if dummy:
+        assert isinstance(req, DummyFields)
         check_dummy_rows(ctx, req.dummy_nb_rows)
-    prepared = engine.prepare(dataset, req)
+    prepared = prepare(ctx, engine, dataset, req)
     request = req.model_dump(mode="json")
     if not dummy:
         preflight(engine, dataset, request, prepared)
@@ -202,21 +217,28 @@ def plan(ctx: Context, user: User, engine: Engine, req: Any, *, dummy: bool) -> 
 
 
 def private_executor(ctx: Context, user: User, prepared: Prepared) -> Executor:
-    def execute(data: CachedData) -> dict[str, Any]:
-        return _response(user, prepared.cost, prepared.run_private(data))
+    def execute(data: Handle) -> dict[str, Any]:
+        return _response(user, prepared.cost, prepared.run(data))
 
     return execute
 
 
+def dummy_handle(dataset: Dataset, rows: int, seed: int) -> Handle:
+    """Seeded rows made from the metadata only, as an engine reads a dataset."""
+    from lomas.data.dummy import dummy_frame
+    from lomas.data.handles import FrameHandle
+
+    return FrameHandle(dummy_frame(dataset.metadata, rows, seed), dataset.name, dummy=True)
+
+
 def dummy_response(user: User, dataset: Dataset, prepared: Prepared,
-                   req: Any) -> dict[str, Any]:
-    from lomas.dp.dummy import dummy_frame
+                   req: DatasetRequest) -> dict[str, Any]:
+    assert isinstance(req, DummyFields)
+    handle = dummy_handle(dataset, req.dummy_nb_rows, req.dummy_seed)
+    return _response(user, prepared.cost, prepared.run(handle))
 
-    frame = dummy_frame(dataset.metadata, req.dummy_nb_rows, req.dummy_seed)
-    return _response(user, prepared.cost, prepared.run_dummy(frame))
 
-
-def run_query(ctx: Context, user: User, engine: Engine, req: Any,
+def run_query(ctx: Context, user: User, engine: Engine, req: DatasetRequest,
               idempotency_key: str | None) -> dict[str, Any]:
     """Charge the query's cost, then run it on the private data once per key: a retry
     replays the recorded outcome, never charged twice.
@@ -225,14 +247,15 @@ def run_query(ctx: Context, user: User, engine: Engine, req: Any,
     DatasetUnavailable (refunded), or the engine's error (not refunded).
     """
     planned = plan(ctx, user, engine, req, dummy=False)
-    claim = claim_and_charge(ctx, user, planned.dataset, engine.name, planned.request,
+    claim = claim_and_charge(ctx, user, planned.dataset, engine.spec.name, planned.request,
                              planned.prepared.cost, idempotency_key)
     if isinstance(claim, dict):
         return claim
     return run_claimed(ctx, claim, private_executor(ctx, user, planned.prepared))
 
 
-def run_dummy_query(ctx: Context, user: User, engine: Engine, req: Any) -> dict[str, Any]:
+def run_dummy_query(ctx: Context, user: User, engine: Engine,
+                    req: DatasetRequest) -> dict[str, Any]:
     """Run the query on dummy data: never charged, never archived. Raises RateLimited."""
     planned = plan(ctx, user, engine, req, dummy=True)
     return dummy_response(user, planned.dataset, planned.prepared, req)

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from lomas_client import models as m
-
 from lomas.domain import ArchiveRecord, User
 from lomas.errors import InvalidQuery
 from lomas.services.access import dataset_for
 from lomas.services.context import Context
+from lomas_contract import models as m
 
 
 def metadata(ctx: Context, user: User, req: m.DatasetRequest) -> m.DatasetMetadata:
@@ -26,8 +25,8 @@ def dummy_dataset(ctx: Context, user: User, req: m.DummyDatasetRequest) -> m.Dum
     dataset, _ = dataset_for(ctx.store, user, req.dataset_name)
     check_dummy_rows(ctx, req.dummy_nb_rows)
     # pandas and numpy load here, not with the admin function that shares this module.
-    from lomas.dp.dummy import dummy_frame
-    from lomas.dp.frames import to_tight
+    from lomas.data.dummy import dummy_frame
+    from lomas.data.frames import to_tight
 
     frame = dummy_frame(dataset.metadata, req.dummy_nb_rows, req.dummy_seed)
     return m.DummyDatasetResponse(

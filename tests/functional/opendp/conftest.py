@@ -7,9 +7,9 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from lomas.domain import PrivacyCost
 from lomas.testing.fakes import InMemoryStore
-
 from tests.conftest import World, make_world
 
 LIMIT = 2_000_000

@@ -100,7 +100,7 @@ def test_dummy_runs_are_free(query_client: Client, world: World) -> None:
                     body(mean(), dummy_nb_rows=300, dummy_seed=1), world.token)
     assert response.status_code == 200, response.body
     assert spent(world) == (0.0, 0.0) and world.store.list_archives() == []
-    assert world.ctx.tables.stats.loads == 0
+    assert world.ctx.handles.stats.loads == 0
 
 
 def test_same_key_is_charged_once(query_client: Client, world: World) -> None:

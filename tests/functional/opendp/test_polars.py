@@ -9,9 +9,9 @@ import pandas as pd
 import polars as pl
 import pytest
 from chalice.test import Client
-from lomas import demo
-from lomas_client.opendp import POLARS_KEY, polars_context, serialize_polars_query
 
+from lomas import demo
+from lomas_contract.engines.opendp import POLARS_KEY, polars_context, serialize_polars_query
 from tests.conftest import World
 from tests.functional.opendp.test_measurements import body, error, post, spent
 

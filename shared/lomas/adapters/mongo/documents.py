@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from lomas_client.models import DatasetAccess, DatasetMetadata
 from pydantic import TypeAdapter
 
 from lomas.domain import ArchiveRecord, Dataset, Grant, Job, PrivacyCost, User
+from lomas_contract.models import DatasetAccess, DatasetMetadata
 
 _ACCESS: TypeAdapter[DatasetAccess] = TypeAdapter(DatasetAccess)
 USER_KEY = "user_key"

@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from lomas_client.models import S3Access
-
-from lomas.adapters.loaders.secrets import SecretNotFound
-from lomas.adapters.loaders.source import SourceError
 from lomas.ports import SecretStore
+from lomas.sources.base import SourceError
+from lomas.sources.files import FileSource
+
+if TYPE_CHECKING:
+    from lomas.config import Settings
+from lomas.sources.secrets import SecretNotFound
+from lomas_contract.sources.s3 import S3Access
 
 _MISSING = {"NoSuchKey", "404", "NotFound", "NoSuchBucket"}
 _DENIED = {"AccessDenied", "403", "InvalidAccessKeyId", "SignatureDoesNotMatch",
            "ExpiredToken", "InvalidToken"}
 
 
-class S3Source:
+class S3Source(FileSource):
     def __init__(self, secrets: SecretStore, connect_timeout: float = 5.0,
                  read_timeout: float = 60.0) -> None:
         self._secrets = secrets
@@ -49,6 +52,7 @@ class S3Source:
             return self._clients[key]
 
     def validate(self, access: S3Access) -> None:
+        super().validate(access)
         self._credentials(access.credentials_name)
 
     def version(self, access: S3Access) -> str:
@@ -77,3 +81,7 @@ class S3Source:
             raise SourceError(f"S3 error {code} on {where}") from exc
         except BotoCoreError as exc:
             raise SourceError(f"cannot reach S3 for {where}: {type(exc).__name__}") from exc
+
+
+def build(settings: Settings, secrets: SecretStore) -> S3Source:
+    return S3Source(secrets, settings.source_connect_timeout, settings.source_read_timeout)

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from lomas_client.models import LocalAccess
+from lomas.ports import SecretStore
+from lomas.sources.base import SourceError
+from lomas.sources.files import FileSource
 
-from lomas.adapters.loaders.source import SourceError
+if TYPE_CHECKING:
+    from lomas.config import Settings
+from lomas_contract.sources.local import LocalAccess
 
 
 def resolve_inside(root: Path, relative: str) -> Path:
@@ -17,11 +22,12 @@ def resolve_inside(root: Path, relative: str) -> Path:
     return candidate
 
 
-class LocalSource:
+class LocalSource(FileSource):
     def __init__(self, root: Path) -> None:
         self._root = root
 
     def validate(self, access: LocalAccess) -> None:
+        super().validate(access)
         resolve_inside(self._root, access.path)
 
     def version(self, access: LocalAccess) -> str:
@@ -37,3 +43,8 @@ class LocalSource:
         if not path.is_file():
             raise SourceError(f"no file at {access.path}")
         return path
+
+
+def build(settings: Settings, secrets: SecretStore) -> LocalSource:
+    """Files under the data root (LOMAS_DATA_ROOT)."""
+    return LocalSource(settings.resolved_data_root)

@@ -11,7 +11,8 @@ import json
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-from lomas_client.models import ColumnMetadata, DatasetMetadata, DatasetProblem
+from lomas.data.frames import pandas_dtype
+from lomas_contract.models import ColumnMetadata, DatasetMetadata, DatasetProblem
 
 if TYPE_CHECKING:  # pandas loads with the first table, not with the admin function
     import pandas as pd
@@ -22,21 +23,6 @@ class FormatError(ValueError):
 
 
 NULLS = "nulls in a non-nullable column"
-
-
-def pandas_dtype(column: ColumnMetadata) -> str | None:
-    """The pandas dtype for a declared column; None for datetimes (parsed apart)."""
-    match column.type:
-        case "int":
-            return "Int64" if column.nullable else "int64"
-        case "float":
-            return "float64"
-        case "boolean":
-            return "boolean"
-        case "string":
-            return "string[pyarrow]"  # Arrow-backed: checked and scanned without Python objects
-        case _:
-            return None
 
 
 def infer_format(name: str, declared: str | None, allowed: tuple[str, ...]) -> str:

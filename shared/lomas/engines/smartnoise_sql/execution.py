@@ -8,7 +8,6 @@ from typing import Any
 
 import pandas as pd
 import snsql
-from lomas_client.models import DatasetMetadata, SmartnoiseSqlCostRequest, SmartnoiseSqlRequest
 from snsql import Privacy
 from snsql.metadata import Metadata
 from snsql.sql._mechanisms.base import Mechanism
@@ -16,10 +15,13 @@ from snsql.sql._mechanisms.gaussian import Gaussian
 from snsql.sql._mechanisms.laplace import Laplace
 from snsql.sql.privacy import Stat
 
+from lomas.data.duck import no_data
 from lomas.domain import PrivacyCost
-from lomas.dp.noise_scale import speed_up_searches
-from lomas.dp.sql_table import Connection, SqlTable, no_data
-from lomas.errors import ExternalLibraryError, InvalidQuery
+from lomas.engines.smartnoise_sql.noise_scale import speed_up_searches
+from lomas.errors import ExternalLibraryError, InvalidQuery, LomasError
+from lomas.ports import Handle
+from lomas_contract.engines.smartnoise_sql import SmartnoiseSqlCostRequest, SmartnoiseSqlRequest
+from lomas_contract.models import DatasetMetadata
 
 log = logging.getLogger(__name__)
 
@@ -108,10 +110,10 @@ def privacy(epsilon: float, delta: float, mechanisms: dict[str, str]) -> Privacy
     return result
 
 
-def _reader(conn: Connection, name: str, md: DatasetMetadata, priv: Privacy) -> Any:
-    """SmartNoise's reader on DuckDB, through its postgres dialect (see sql_table)."""
+def _reader(conn: Any, dialect: str, name: str, md: DatasetMetadata, priv: Privacy) -> Any:
+    """SmartNoise's reader of that dialect on the connection (DuckDB speaks postgres)."""
     return snsql.from_connection(
-        conn, engine="postgres", privacy=priv, metadata=snsql_metadata(name, md)
+        conn, engine=dialect, privacy=priv, metadata=snsql_metadata(name, md)
     )
 
 
@@ -148,7 +150,7 @@ def _cost(dataset_name: str, metadata_json: str, query: str, epsilon: float, del
     metadata = DatasetMetadata.model_validate_json(metadata_json)
     priv = privacy(epsilon, delta, dict(mechanisms))
     try:
-        reader = _reader(_NO_DATA, dataset_name, metadata, priv)
+        reader = _reader(_NO_DATA, "postgres", dataset_name, metadata, priv)
         cost_epsilon, cost_delta = reader.get_privacy_cost(query)
     except _LIBRARY_ERRORS as exc:
         raise InvalidQuery(f"Invalid SmartNoise-SQL query: {_short(exc)}") from exc
@@ -160,14 +162,17 @@ def _cost(dataset_name: str, metadata_json: str, query: str, epsilon: float, del
 
 
 def execute(
-    table: SqlTable, dataset_name: str, metadata: DatasetMetadata, request: SmartnoiseSqlRequest
+    handle: Handle, dataset_name: str, metadata: DatasetMetadata, request: SmartnoiseSqlRequest
 ) -> pd.DataFrame:
-    """Run the query once on the table. Raises ExternalLibraryError if snsql fails."""
+    """Run the query once in the handle's SQL session. Raises ExternalLibraryError if snsql
+    fails."""
     priv = privacy(request.epsilon, request.delta, request.mechanisms)
     try:
-        with table.lock:
-            reader = _reader(table.connection, dataset_name, metadata, priv)
+        with handle.sql() as session:
+            reader = _reader(session.connection, session.dialect, dataset_name, metadata, priv)
             rows = reader.execute(request.query_str, postprocess=request.postprocess)
+    except LomasError:  # the source could not be reached (DatasetUnavailable), or refused
+        raise
     except Exception as exc:
         log.warning("smartnoise-sql execution failed: %r", exc)
         raise ExternalLibraryError(f"SmartNoise-SQL failed: {_short(exc)}") from exc

@@ -13,7 +13,9 @@ from urllib.parse import quote
 
 from pydantic import BaseModel
 
-from lomas_client import models as m
+from lomas_contract import models as m
+from lomas_contract.base import EngineSpec
+from lomas_contract.engines import ENGINES as SPECS
 
 JSON = "application/json"
 YAML = ("application/x-yaml", "application/yaml", "text/yaml", "text/plain")
@@ -79,26 +81,22 @@ class EngineRoutes:
     dummy: Route
 
 
-def _engine(name: str, label: str, cost: type[BaseModel], query: type[BaseModel],
-            dummy: type[BaseModel]) -> EngineRoutes:
+def _engine(spec: EngineSpec) -> EngineRoutes:
+    name, label = spec.name, spec.label
     return EngineRoutes(
-        _researcher(f"estimate_{name}_cost", cost, m.CostResponse,
+        _researcher(f"estimate_{name}_cost", spec.cost, m.CostResponse,
                     f"What a {label} query would be charged; nothing is spent.", QUERY_ERRORS),
-        _researcher(f"{name}_query", query, m.QueryResponse,
+        _researcher(f"{name}_query", spec.query, m.QueryResponse,
                     f"Run a {label} query on the private data, charged (Idempotency-Key).",
                     (*QUERY_ERRORS, 409, 422), jobs=True),
-        _researcher(f"dummy_{name}_query", dummy, m.QueryResponse,
+        _researcher(f"dummy_{name}_query", spec.dummy, m.QueryResponse,
                     f"Run a {label} query on dummy data, free.", (*QUERY_ERRORS, 409),
                     jobs=True),
     )
 
 
-ENGINES: dict[str, EngineRoutes] = {
-    "smartnoise_sql": _engine("smartnoise_sql", "SmartNoise-SQL", m.SmartnoiseSqlCostRequest,
-                              m.SmartnoiseSqlRequest, m.SmartnoiseSqlDummyRequest),
-    "opendp": _engine("opendp", "OpenDP", m.OpenDPCostRequest, m.OpenDPRequest,
-                      m.OpenDPDummyRequest),
-}
+ENGINES: dict[str, EngineRoutes] = {name: _engine(spec) for name, spec in SPECS.items()}
+"""Each engine's three routes, derived from the engines' registry."""
 
 
 def _admin(name: str, method: str, path: str, summary: str, body: type[BaseModel] | None = None,

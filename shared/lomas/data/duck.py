@@ -17,7 +17,7 @@ import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from lomas_client.models import NAME_PATTERN
+from lomas_contract.models import NAME_PATTERN
 
 if TYPE_CHECKING:
     import duckdb

@@ -16,16 +16,16 @@ from dataclasses import dataclass
 from typing import Any
 
 import opendp.prelude as dp
-import pandas as pd
-from lomas_client.models import DatasetMetadata, OpenDPCostRequest, OpenDPResult
-from lomas_client.opendp import POLARS_KEY
 from opendp.mod import Measurement, OpenDPException
 
+from lomas.data.frames import to_tight
 from lomas.domain import PrivacyCost
-from lomas.dp import opendp_polars
-from lomas.dp.frames import to_tight
-from lomas.dp.opendp_safe import rebuild
+from lomas.engines.opendp import polars_plan
+from lomas.engines.opendp.safe import rebuild
 from lomas.errors import ExternalLibraryError, InvalidQuery
+from lomas.ports import Handle
+from lomas_contract.engines.opendp import POLARS_KEY, OpenDPResult
+from lomas_contract.models import DatasetMetadata
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ def build(metadata: DatasetMetadata, opendp_json: str) -> Pipeline:
     except (json.JSONDecodeError, RecursionError) as exc:
         raise InvalidQuery("opendp_json is not valid JSON.") from exc
     if isinstance(tree, dict) and set(tree) == {POLARS_KEY}:
-        return Pipeline(opendp_polars.build(metadata, tree[POLARS_KEY]), polars=True)
+        return Pipeline(polars_plan.build(metadata, tree[POLARS_KEY]), polars=True)
     return Pipeline(_measurement(metadata, tree), polars=False)
 
 
@@ -114,18 +114,14 @@ def _pair(epsilon: Any, delta: Any) -> PrivacyCost:
     return PrivacyCost(epsilon, delta)
 
 
-def estimate_cost(metadata: DatasetMetadata, request: OpenDPCostRequest) -> PrivacyCost:
-    pipeline = build(metadata, request.opendp_json)
-    return cost(pipeline.measurement, metadata, request.fixed_delta)
-
-
-def execute(pipeline: Pipeline, frame: pd.DataFrame, metadata: DatasetMetadata) -> OpenDPResult:
-    """Run once on the table. Raises ExternalLibraryError."""
+def execute(pipeline: Pipeline, handle: Handle, metadata: DatasetMetadata) -> OpenDPResult:
+    """Run once on the dataset: a polars query on its LazyFrame, a Measurement on its rows
+    as CSV text. Raises ExternalLibraryError."""
     try:
         if pipeline.polars:
-            released = pipeline.measurement(opendp_polars.as_input(frame, metadata))
+            released = pipeline.measurement(polars_plan.as_input(handle.lazy(), metadata))
             return OpenDPResult(df=to_tight(released.collect().to_pandas()))
-        value = pipeline.measurement(frame.to_csv(header=False, index=False))
+        value = pipeline.measurement(handle.frame().to_csv(header=False, index=False))
     except (OpenDPException, TypeError, ValueError) as exc:
         log.warning("opendp execution failed: %r", exc)
         raise ExternalLibraryError(f"OpenDP failed: {str(exc).strip()[:200]}") from exc

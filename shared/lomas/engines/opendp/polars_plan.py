@@ -20,13 +20,12 @@ from pathlib import PurePath
 from typing import Any
 
 import opendp.prelude as dp
-import pandas as pd
 import polars as pl
-from lomas_client.models import DatasetMetadata
-from lomas_client.opendp import plan_json, polars_input_domain, polars_schema
 from opendp.mod import Measurement, OpenDPException
 
 from lomas.errors import InvalidQuery
+from lomas_contract.engines.opendp import plan_json, polars_input_domain, polars_schema
+from lomas_contract.models import DatasetMetadata
 
 VARIANTS = {
     "Select", "HStack", "Filter", "GroupBy", "DataFrameScan",  # plan nodes
@@ -192,7 +191,7 @@ def build(metadata: DatasetMetadata, query: Any) -> Measurement:
                            ) from exc
 
 
-def as_input(frame: pd.DataFrame, metadata: DatasetMetadata) -> pl.LazyFrame:
+def as_input(data: pl.LazyFrame, metadata: DatasetMetadata) -> pl.LazyFrame:
+    """The dataset's columns in the query's domain: its columns, cast to its dtypes."""
     schema = polars_schema(metadata)
-    data = pl.from_pandas(frame[list(schema)], nan_to_null=True)
-    return data.cast(schema).lazy()  # type: ignore[arg-type]
+    return data.select(list(schema)).cast(schema)  # type: ignore[arg-type]

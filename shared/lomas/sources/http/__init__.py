@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from lomas_client.models import HttpAccess
-
-from lomas.adapters.loaders.secrets import SecretNotFound
-from lomas.adapters.loaders.source import SourceError
 from lomas.ports import SecretStore
+from lomas.sources.base import SourceError
+from lomas.sources.files import FileSource
+
+if TYPE_CHECKING:
+    from lomas.config import Settings
+from lomas.sources.secrets import SecretNotFound
+from lomas_contract.sources.http import HttpAccess
 
 CHUNK = 1 << 20
 
 
-class HttpSource:
+class HttpSource(FileSource):
     def __init__(self, secrets: SecretStore, *, connect_timeout: float = 5.0,
                  read_timeout: float = 60.0, max_bytes: int = 1 << 30,
                  max_redirects: int = 3) -> None:
@@ -32,6 +35,7 @@ class HttpSource:
                               invalid=True) from exc
 
     def validate(self, access: HttpAccess) -> None:
+        super().validate(access)
         self._headers(access)
 
     def _request(self, method: str, access: HttpAccess, stream: bool = False) -> Any:
@@ -79,3 +83,9 @@ class HttpSource:
                 raise SourceError(f"reading {access.location()} failed: "
                                   f"{type(exc).__name__}") from exc
         return b"".join(chunks)
+
+
+def build(settings: Settings, secrets: SecretStore) -> HttpSource:
+    return HttpSource(secrets, connect_timeout=settings.source_connect_timeout,
+                      read_timeout=settings.source_read_timeout,
+                      max_bytes=settings.http_max_bytes, max_redirects=settings.http_max_redirects)

@@ -6,9 +6,9 @@ import string
 
 import numpy as np
 import pandas as pd
-from lomas_client.models import ColumnMetadata, DatasetMetadata
 
-from lomas.adapters.loaders.formats import pandas_dtype
+from lomas.data.frames import pandas_dtype
+from lomas_contract.models import ColumnMetadata, DatasetMetadata
 
 NULL_SHARE = 0.1
 """Share of missing values in a nullable column."""

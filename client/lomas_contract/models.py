@@ -1,0 +1,251 @@
+"""The wire contract of Lomas: every request and response body that is not an engine's
+or a source kind's own (those are in `engines` and `sources`).
+
+The server imports these models too, so client and server cannot drift apart.
+Requests forbid unknown fields: a typo is an InvalidQuery, not a silent default.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, model_validator
+
+from lomas_contract.base import (
+    NAME_PATTERN,
+    Access,
+    BudgetEpsilon,
+    ColumnMetadata,
+    CostResponse,
+    DatasetMetadata,
+    DatasetRequest,
+    Delta,
+    DummyDatasetRequest,
+    DummyFields,
+    EngineResult,
+    EngineSpec,
+    Epsilon,
+    FileAccess,
+    FileFormat,
+    Model,
+    Name,
+    SecretName,
+)
+from lomas_contract.engines import QueryResult
+from lomas_contract.sources import DatasetAccess
+
+__all__ = [  # the building blocks, re-exported: `models` stays the one place to look
+    "NAME_PATTERN", "Access", "BudgetEpsilon", "ColumnMetadata", "CostResponse",
+    "DatasetAccess", "DatasetMetadata", "DatasetRequest", "Delta", "DummyDatasetRequest",
+    "DummyFields", "EngineResult", "EngineSpec", "Epsilon", "FileAccess", "FileFormat",
+    "Model", "Name", "QueryResult", "SecretName",
+]
+
+
+class InitialBudgetResponse(Model):
+    initial_epsilon: float
+    initial_delta: float
+
+
+class SpentBudgetResponse(Model):
+    total_spent_epsilon: float
+    total_spent_delta: float
+
+
+class RemainingBudgetResponse(Model):
+    remaining_epsilon: float
+    remaining_delta: float
+
+
+
+class QueryResponse(Model):
+    requested_by: str
+    epsilon: float
+    delta: float
+    result: QueryResult
+
+
+class DummyDatasetResponse(Model):
+    dataset_name: str
+    dtypes: dict[str, str]
+    dummy_df: dict[str, Any]
+
+
+class PreviousQuery(Model):
+    user_name: str
+    dataset_name: str
+    engine: str
+    request: dict[str, Any]
+    epsilon: float
+    delta: float
+    status: str
+    response: dict[str, Any] | None = None
+    error: dict[str, str] | None = None
+    idempotency_key: str
+    timestamp: datetime
+
+
+class PreviousQueriesResponse(Model):
+    previous_queries: list[PreviousQuery]
+
+
+class HealthResponse(Model):
+    status: Literal["ok"] = "ok"
+
+
+class ErrorResponse(Model):
+    """Every error body: a stable type name and a safe message."""
+
+    type: str
+    message: str
+
+
+class JobSubmitted(Model):
+    """202 to a query sent with `Prefer: respond-async`: read it at /status/{uid}."""
+
+    uid: str
+
+
+class JobResponse(Model):
+    """A background query (GET /status/{uid}), as Lomas 0.5 shapes it."""
+
+    uid: str
+    requested_by: str
+    status: Literal["in_progress", "complete", "failed"]
+    result: QueryResponse | None = None
+    """The query's usual answer, once complete."""
+    error: ErrorResponse | None = None
+    """The query's usual error body, once failed."""
+    status_code: int | None = None
+    """The HTTP status the query would have had (200, or its error's), once finished."""
+
+
+class CreateUserRequest(Model):
+    user_name: Name
+    is_admin: bool = False
+    may_query: bool = True
+
+
+class UserToken(Model):
+    """A freshly issued token: shown once, only its hash is stored."""
+
+    user_name: str
+    token: str
+
+
+class UserInfo(Model):
+    user_name: str
+    is_admin: bool
+    may_query: bool
+
+
+class UsersResponse(Model):
+    users: list[UserInfo]
+
+
+class PatchUserRequest(Model):
+    may_query: bool
+
+
+
+class CreateDatasetRequest(Model):
+    dataset_name: Name
+    dataset_access: DatasetAccess
+    metadata: DatasetMetadata | None = None
+    metadata_path: str | None = Field(
+        default=None, description="YAML or JSON file under the data root, instead of inline."
+    )
+    metadata_access: DatasetAccess | None = Field(
+        default=None, description="YAML or JSON metadata from local, S3 or HTTP.")
+
+    @model_validator(mode="after")
+    def _one_metadata_source(self) -> CreateDatasetRequest:
+        sources = (self.metadata, self.metadata_path, self.metadata_access)
+        if sum(s is not None for s in sources) != 1:
+            raise ValueError("give exactly one of metadata, metadata_path and metadata_access")
+        if self.dataset_name == "df":
+            raise ValueError("'df' is reserved: every dataset is also addressable as df")
+        return self
+
+
+class DatasetInfo(Model):
+    dataset_name: str
+    dataset_access: DatasetAccess
+    metadata: DatasetMetadata
+
+
+class DatasetProblem(Model):
+    """One way the data departs from its metadata; counts only, never values."""
+
+    column: str | None
+    problem: str
+    rows: int = 0
+
+
+class PrivacySettings(Model):
+    """A dataset's SmartNoise table settings, as `datasets check` shows them."""
+
+    max_ids: int
+    row_privacy: bool
+    censor_dims: bool
+    clamp_counts: bool
+    clamp_columns: bool
+
+
+class DatasetCheckResponse(Model):
+    dataset_name: str
+    rows: int
+    columns: list[str]
+    problems: list[DatasetProblem]
+    privacy: PrivacySettings | None = None
+    warnings: list[str] = Field(
+        default_factory=list, description="Settings weaker than SmartNoise's defaults.")
+
+
+class DatasetsResponse(Model):
+    datasets: list[str]
+
+
+class GrantRequest(Model):
+    initial_epsilon: BudgetEpsilon
+    initial_delta: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
+
+
+class GrantInfo(Model):
+    user_name: str
+    dataset_name: str
+    initial_epsilon: float
+    initial_delta: float
+    total_spent_epsilon: float
+    total_spent_delta: float
+    remaining_epsilon: float
+    remaining_delta: float
+
+
+class GrantsResponse(Model):
+    grants: list[GrantInfo]
+
+
+class ArchivesResponse(Model):
+    archives: list[PreviousQuery]
+
+
+class ImportGrant(GrantRequest):
+    user_name: Name
+    dataset_name: Name
+
+
+class ImportDocument(Model):
+    """Bulk set-up: users, datasets and grants in one YAML document."""
+
+    users: list[CreateUserRequest] = Field(default_factory=list)
+    datasets: list[CreateDatasetRequest] = Field(default_factory=list)
+    grants: list[ImportGrant] = Field(default_factory=list)
+
+
+class ImportResponse(Model):
+    users: list[UserToken]
+    datasets: list[str]
+    grants: list[GrantInfo]
+

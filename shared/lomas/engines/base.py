@@ -1,0 +1,47 @@
+"""What an engine is to the query service: price a request first, then run it on a handle.
+
+An engine turns a request into a `Prepared` query: its cost, computed from the
+request and the metadata before any data is read, what it needs of the data (a SQL
+connection, a polars frame, the rows), and how to run on a handle that a source
+opened, or that dummy data fills. The query service does the rest the same way for
+every engine: access, rate limit, preflight, charge, archive, jobs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from lomas.domain import Capability, Dataset, PrivacyCost
+from lomas.ports import Handle
+from lomas_contract.base import DatasetRequest, EngineResult, EngineSpec
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A priced query, ready to run once on a handle."""
+
+    cost: PrivacyCost
+    needs: Capability
+    run: Callable[[Handle], EngineResult]
+    """Raises ExternalLibraryError (the DP library failed on the data)."""
+
+
+class Engine(Protocol):
+    """A DP engine: its wire contract, and `prepare`."""
+
+    @property
+    def spec(self) -> EngineSpec: ...
+
+    def prepare(self, dataset: Dataset, req: DatasetRequest) -> Prepared:
+        """Validate the request and compute its cost; reads no data. Raises InvalidQuery."""
+        ...
+
+
+@dataclass(frozen=True)
+class PluggedEngine:
+    """An engine made of its spec and its prepare function (what each folder exports)."""
+
+    spec: EngineSpec
+    prepare: Callable[[Dataset, DatasetRequest], Prepared]
