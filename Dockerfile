@@ -1,7 +1,9 @@
 # syntax=docker/dockerfile:1
-# One image, two targets built from the same layers:
-#   server  both functions behind the WSGI server (Kubernetes, Docker, the LocalStack kit)
-#   lambda  the query function on AWS Lambda (awslambdaric); infra/sam/template.yaml builds it
+# One image, three targets built from the same layers:
+#   server        both functions behind the WSGI server (Kubernetes, Docker, the LocalStack kit)
+#   lambda        the query function on AWS Lambda (awslambdaric); infra/sam/template.yaml builds it
+#   server-spark  the server with pyspark and a Java runtime, for Spark datasets (Kubernetes);
+#                 the Lambda image carries no JVM
 # The query function ships as an image: its dependencies (~500 MB unzipped) are over
 # Lambda's 250 MB zip limit. Versions come from requirements/constraints.txt, as for `make`.
 ARG PYTHON_IMAGE=python:3.13-slim-bookworm
@@ -48,3 +50,21 @@ FROM runtime AS lambda
 ENV LOMAS_STATE_DIR=/tmp/lomas
 ENTRYPOINT ["/opt/lomas/bin/python", "-m", "awslambdaric"]
 CMD ["functions.query.handler.handler"]
+
+# ---- build-spark: the same virtualenv with the spark extra (pyspark, py4j)
+FROM build AS build-spark
+RUN /opt/lomas/bin/pip install -c requirements/constraints.txt '.[spark]' \
+    && /opt/lomas/bin/python -m compileall -q /opt/lomas/lib
+
+# ---- server-spark: the server with a Java runtime, for Spark datasets (LOMAS_SPARK_MASTER)
+FROM runtime AS server-spark
+USER root
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends openjdk-17-jre-headless \
+    && rm -rf /var/lib/apt/lists/*
+COPY --from=build-spark /opt/lomas /opt/lomas
+USER 10001:10001
+ENV LOMAS_HOST=0.0.0.0 \
+    LOMAS_PORT=8080
+EXPOSE 8080
+CMD ["lomas-serve"]

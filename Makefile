@@ -19,7 +19,7 @@ PORT   ?= $(or $(LOMAS_PORT),8000)
 $(STAMP): pyproject.toml client/pyproject.toml requirements/constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 13) else "Python >= 3.13 is needed (pyenv reads .python-version); set PYTHON=python3.13")'
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q -c requirements/constraints.txt -e './client[oidc]' -e '.[dev]'
+	$(BIN)/python -m pip install -q -c requirements/constraints.txt -e './client[oidc]' -e '.[dev,spark]'
 	@touch $(STAMP)
 
 $(SAM_STAMP): requirements/sam-cli.txt

@@ -82,6 +82,31 @@ def pg_db() -> Iterator[PgDatabase]:
 
 
 @pytest.fixture(scope="session")
+def spark_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """One local SparkSession (local[2]) for the whole test session: its JVM takes 8-13 s
+    to start. In CI (CI=true) a missing pyspark or Java fails; elsewhere it skips."""
+    import importlib.util
+    import shutil
+
+    why = ("pyspark is not installed (make test installs the spark extra)"
+           if importlib.util.find_spec("pyspark") is None else
+           "no Java runtime on PATH (Spark needs Java 17)" if shutil.which("java") is None
+           else None)
+    if why:
+        if os.environ.get("CI"):
+            pytest.fail(why)
+        pytest.skip(why)
+    from lomas.sources.spark.session import start
+
+    warehouse = tmp_path_factory.mktemp("spark-warehouse")
+    session = start("local[2]", {
+        "spark.sql.warehouse.dir": str(warehouse), "spark.sql.shuffle.partitions": "4",
+        "spark.driver.extraJavaOptions": f"-Dderby.system.home={warehouse}"})
+    yield session
+    session.stop()
+
+
+@pytest.fixture(scope="session")
 def embedded_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     store = EmbeddedStore(tmp_path_factory.mktemp("store") / "store.sqlite")
     yield store.start()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
@@ -99,8 +100,9 @@ class Settings(BaseSettings):
         default=False, description="Create a Lomas user (no grants, not admin) on the first "
         "valid token of an unknown name; off: an admin creates users.")
     cache_max_bytes: int = Field(
-        default=4 << 30, description="Memory for warm tables (LRU); their SQL tables scan "
-        "them in place.")
+        default=4 << 30, description="Memory and instance disk for warm datasets (LRU): "
+        "frames held in memory and this instance's copies of files (downloads, CSVs made "
+        "into Parquet); a file scanned where it lies counts nothing.")
     cache_revalidate_seconds: float = Field(
         default=0.0, description="Trust a cached table this long before asking the source "
         "whether it changed (0: ask on every query; a HEAD or stat is cheap).")
@@ -119,7 +121,25 @@ class Settings(BaseSettings):
     postgres_pool_size: int = Field(
         default=4, ge=1, description="PostgreSQL datasets: connections per database kept "
         "open by each instance (one per execution at a time).")
+    spark_master: str = Field(
+        default="local[2]", description="Spark datasets: the master of this process's one "
+        "SparkSession (local[N], spark://host:7077, k8s://https://…).")
+    spark_conf: dict[str, str] = Field(
+        default_factory=dict, description="Spark datasets: more Spark properties, each from "
+        "LOMAS_SPARK_CONF_<property with . as _> (e.g. LOMAS_SPARK_CONF_spark_executor_memory"
+        "=4g), or LOMAS_SPARK_CONF as a JSON object.")
     log_level: str = "INFO"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _spark_properties(cls, data: object) -> object:
+        """LOMAS_SPARK_CONF_spark_sql_shuffle_partitions=8 -> spark.sql.shuffle.partitions."""
+        prefix = "LOMAS_SPARK_CONF_"
+        found = {k[len(prefix):].replace("_", "."): v for k, v in os.environ.items()
+                 if k.startswith(prefix)}
+        if found and isinstance(data, dict):
+            data = {**data, "spark_conf": {**found, **dict(data.get("spark_conf") or {})}}
+        return data
 
     @field_validator("oidc_issuer", "oidc_audience", "oidc_admin_value", mode="before")
     @classmethod
@@ -149,6 +169,12 @@ class Settings(BaseSettings):
     @property
     def resolved_data_root(self) -> Path:
         return (self.data_root or self.state_dir / "data").resolve()
+
+    @property
+    def files_cache_dir(self) -> Path:
+        """Where file sources keep downloads and CSVs made into Parquet (one folder per
+        process, removed when it ends)."""
+        return self.state_dir / "cache"
 
     @property
     def embedded_store_path(self) -> Path:

@@ -9,20 +9,31 @@ huge epsilon must carry the same keys and nearly the same values.
 
 from __future__ import annotations
 
-import math
-import sqlite3
-from datetime import date, datetime
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
-import snsql
 
 from lomas.data.duck import SqlTable
-from lomas.engines.smartnoise_sql.execution import snsql_metadata
-from lomas.sources.files.formats import read_table
+from lomas.data.scan import ScanHandle
+from lomas.domain import Dataset
+from lomas.sources.local import LocalSource
 from lomas_contract import models as m
+from lomas_contract.sources.local import LocalAccess
+from tests.support.backends import (
+    Recording,
+    SparkRecording,
+    close,
+    exact_rows,
+    postgres,
+    reader,
+    rows,
+    spark,
+    sqlite_reference,
+)
+from tests.support.postgres import PgDatabase
 
 ROWS = 4000
 REGIONS = ["Bern", "Geneva", "Ticino", "Vaud", "Zurich"]
@@ -64,8 +75,8 @@ CORPUS = [
 ]
 
 
-def _frame() -> pd.DataFrame:
-    """The corpus's table, read through Lomas's own loader with the declared dtypes."""
+def _raw() -> pd.DataFrame:
+    """The corpus's table as its owner would write it."""
     rng = np.random.default_rng(11)
     score = rng.integers(0, 10, ROWS, endpoint=True).astype(float)
     score[rng.random(ROWS) < 0.2] = np.nan
@@ -79,84 +90,63 @@ def _frame() -> pd.DataFrame:
         "joined": pd.Timestamp("2019-01-01") + pd.to_timedelta(rng.integers(0, 1500, ROWS),
                                                                 unit="D"),
     })
-    return read_table(raw.to_csv(index=False).encode(), "csv", METADATA)
-
-
-class Recording:
-    """A DB-API connection that records the SQL SmartNoise sends it."""
-
-    def __init__(self, connection: Any) -> None:
-        self.connection, self.sent = connection, []
-        outer = self
-
-        class Cursor:
-            def __init__(self) -> None:
-                self.inner = connection.cursor()
-
-            def execute(self, sql: str) -> Any:
-                outer.sent.append(sql)
-                return self.inner.execute(sql)
-
-            @property
-            def description(self) -> Any:
-                return self.inner.description
-
-            def __iter__(self) -> Any:
-                return iter(self.inner)
-
-        self.cursor = Cursor
-
-    def commit(self) -> None:
-        self.connection.commit()
-
-    def rollback(self) -> None:
-        self.connection.rollback()
+    return raw
 
 
 @pytest.fixture(scope="module")
-def engines() -> dict[str, tuple[Recording, str]]:
-    frame = _frame()
-    reference = sqlite3.connect(":memory:", check_same_thread=False)
-    frame.to_sql("df", reference, index=False)  # what snsql.from_df does
-    reference.execute("CREATE VIEW survey AS SELECT * FROM df")
-    return {"duckdb": (Recording(SqlTable(frame, "survey").connection), "postgres"),
-            "sqlite": (Recording(reference), "sqlite")}
+def scan(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScanHandle]:
+    """The corpus's table as Lomas serves a CSV: made into typed Parquet, scanned in place."""
+    root = tmp_path_factory.mktemp("survey")
+    _raw().to_csv(root / "survey.csv", index=False)
+    source = LocalSource(root, cache_dir=root / "cache")
+    handle = source.open(Dataset("survey", LocalAccess(path="survey.csv"), METADATA))
+    yield handle
+    handle.close()
 
 
-def _reader(engines: dict, name: str, epsilon: float = 1.0, delta: float = 1e-5) -> Any:
-    connection, dialect = engines[name]
-    return snsql.from_connection(connection, engine=dialect,
-                                 privacy=snsql.Privacy(epsilon=epsilon, delta=delta),
-                                 metadata=snsql_metadata("survey", METADATA))
+@pytest.fixture(scope="module")
+def sqlite(scan: ScanHandle) -> Recording:
+    """SmartNoise's own path, the reference: the table copied into SQLite (snsql.from_df)."""
+    return sqlite_reference(scan.frame(), "survey")
 
 
-def _plain(value: Any) -> Any:
-    """One representation of a value both engines return (SQLite has no bool or date)."""
-    if isinstance(value, bool | np.bool_):
-        return int(value)
-    if isinstance(value, datetime | date | pd.Timestamp):
-        return pd.Timestamp(value).isoformat(sep=" ")
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return value
+@pytest.fixture(scope="module")
+def backend_duckdb(scan: ScanHandle) -> Recording:
+    """DuckDB over a frame in memory (dummy data)."""
+    return Recording(SqlTable(scan.frame(), "survey").connection)
 
 
-def _rows(rows: list[Any]) -> list[tuple[Any, ...]]:
-    return sorted((tuple(_plain(v) for v in row) for row in rows), key=repr)
+@pytest.fixture(scope="module")
+def backend_duckdb_file(scan: ScanHandle) -> Recording:
+    """DuckDB over the Parquet file in place (file datasets)."""
+    return Recording(scan.connection)
 
 
-def _close(a: list[tuple[Any, ...]], b: list[tuple[Any, ...]], rel: float,
-           absolute: float = 1e-9) -> bool:
-    if len(a) != len(b):
-        return False
-    for row_a, row_b in zip(a, b, strict=True):
-        for x, y in zip(row_a, row_b, strict=True):
-            if isinstance(x, int | float) and isinstance(y, int | float):
-                if not math.isclose(x, y, rel_tol=rel, abs_tol=absolute):
-                    return False
-            elif x != y:
-                return False
-    return True
+@pytest.fixture(scope="module")
+def backend_postgres(pg_db: PgDatabase, scan: ScanHandle) -> Iterator[Recording]:
+    """PostgreSQL, through the session a PostgreSQL dataset gets (read-only, aliased)."""
+    with postgres(pg_db, scan.frame(), "survey", METADATA) as recording:
+        yield recording
+
+
+@pytest.fixture(scope="module")
+def backend_spark(spark_session: Any, scan: ScanHandle) -> SparkRecording:
+    """Spark, through the connection a Spark dataset gets, over the Parquet file."""
+    assert scan._path is not None
+    return spark(spark_session, f"file://{scan._path}", "survey", METADATA)
+
+
+SURVEY = ("survey", METADATA)
+
+BACKENDS = {"duckdb": "postgres", "duckdb_file": "postgres", "postgres": "postgres",
+            "spark": "spark"}
+"""Every SQL backend a dataset can be served from (and the dialect SmartNoise-SQL speaks
+to it), each against the reference."""
+
+
+@pytest.fixture(params=list(BACKENDS))
+def backend(request: pytest.FixtureRequest) -> tuple[Any, str]:
+    return request.getfixturevalue(f"backend_{request.param}"), BACKENDS[request.param]
 
 
 REFUSED = [
@@ -167,45 +157,45 @@ REFUSED = [
 
 
 @pytest.mark.parametrize("query", REFUSED)
-def test_what_sqlite_refuses_duckdb_refuses_before_reading(engines: dict, query: str) -> None:
+def test_what_sqlite_refuses_every_backend_refuses_before_reading(
+        backend: tuple[Any, str], sqlite: Recording, query: str) -> None:
     errors = {}
-    for name in engines:
-        engines[name][0].sent.clear()
+    for name, (recording, dialect) in (("backend", backend), ("sqlite", (sqlite, "sqlite"))):
+        recording.sent.clear()
         with pytest.raises(ValueError) as refused:
-            _reader(engines, name).get_privacy_cost(query)
+            reader(recording, dialect, *SURVEY).get_privacy_cost(query)
         errors[name] = str(refused.value)
-        assert engines[name][0].sent == []  # refused before the data was read
-    assert errors["duckdb"] == errors["sqlite"]
+        assert recording.sent == []  # refused before the data was read
+    assert errors["backend"] == errors["sqlite"]
 
 
 @pytest.mark.parametrize("query", CORPUS)
-def test_duckdb_releases_what_sqlite_releases(engines: dict, query: str) -> None:
-    duck, lite = _reader(engines, "duckdb"), _reader(engines, "sqlite")
+def test_every_backend_releases_what_sqlite_releases(
+        backend: tuple[Any, str], sqlite: Recording, query: str) -> None:
+    pair = {"backend": backend, "sqlite": (sqlite, "sqlite")}
+    duck, lite = reader(*pair["backend"], *SURVEY), reader(*pair["sqlite"], *SURVEY)
     assert duck.get_privacy_cost(query) == lite.get_privacy_cost(query)
     mechanisms = {}
-    for name, reader in (("duckdb", duck), ("sqlite", lite)):
-        subquery, _ = reader._rewrite(query)
+    for name, private in (("backend", duck), ("sqlite", lite)):
+        subquery, _ = private._rewrite(query)
         mechanisms[name] = [(type(mech).__name__, mech.epsilon, mech.delta, mech.scale)
-                            if mech else None for mech in reader._get_mechanisms(subquery)]
-    assert mechanisms["duckdb"] == mechanisms["sqlite"]
+                            if mech else None for mech in private._get_mechanisms(subquery)]
+    assert mechanisms["backend"] == mechanisms["sqlite"]
 
     # The exact aggregates: the rewritten inner query, as each engine received it.
     exact = {}
-    for name in engines:
-        recording, _ = engines[name]
+    for name, (recording, dialect) in pair.items():
         recording.sent.clear()
-        _reader(engines, name).execute(query)
+        reader(recording, dialect, *SURVEY).execute(query)
         (inner,) = recording.sent
-        cursor = recording.connection.cursor()
-        cursor.execute(inner)
-        exact[name] = _rows(list(cursor))
-    assert _close(exact["duckdb"], exact["sqlite"], rel=1e-12), query
+        exact[name] = rows(exact_rows(recording, inner))
+    assert close(exact["backend"], exact["sqlite"], rel=1e-12), query
 
     # Released with an epsilon so large the noise is negligible: the same keys and values
     # (a count's discrete noise is still a unit or two).
-    released = {name: _rows(_reader(engines, name, epsilon=1e9, delta=0.5).execute(query)[1:])
-                for name in engines}
-    assert _close(released["duckdb"], released["sqlite"], rel=1e-3, absolute=2), query
+    released = {name: rows(reader(recording, dialect, *SURVEY, epsilon=1e9, delta=0.5)
+                            .execute(query)[1:]) for name, (recording, dialect) in pair.items()}
+    assert close(released["backend"], released["sqlite"], rel=1e-3, absolute=2), query
 
 
 def _assert_sealed(cursor: Any) -> None:
@@ -220,10 +210,11 @@ def _assert_sealed(cursor: Any) -> None:
         cursor.execute("SET enable_external_access = true")
 
 
-def test_duckdb_reads_no_file_and_loads_no_extension(engines: dict) -> None:
-    recording, _ = engines["duckdb"]
-    cursor = recording.connection.cursor()
-    _assert_sealed(cursor)
+@pytest.mark.parametrize("name", ["duckdb", "duckdb_file"])
+def test_duckdb_reads_no_other_file_and_loads_no_extension(
+        request: pytest.FixtureRequest, name: str) -> None:
+    recording = request.getfixturevalue(f"backend_{name}")
+    _assert_sealed(recording.connection.cursor())
 
 
 def test_dummy_tables_share_a_sealed_database_and_see_only_their_own_tables() -> None:

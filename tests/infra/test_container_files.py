@@ -39,7 +39,8 @@ def values(stage: str, instruction: str) -> list[str]:
 
 
 def test_the_dockerfile_parses_into_its_stages() -> None:
-    assert list(stages()) == ["build", "runtime", "server", "lambda"]
+    assert list(stages()) == ["build", "runtime", "server", "lambda", "build-spark",
+                              "server-spark"]
     froms = [i["value"] for i in parsed() if i["instruction"] == "FROM"]
     assert froms[2].startswith("runtime ") and froms[3].startswith("runtime ")
     args = [i["value"] for i in parsed() if i["instruction"] == "ARG"]
@@ -71,6 +72,15 @@ def test_the_final_stages_are_non_root_without_compilers() -> None:
     assert values("server", "CMD") == ['["lomas-serve"]']
     assert values("server", "HEALTHCHECK")
     assert values("lambda", "ENTRYPOINT") == ['["/opt/lomas/bin/python", "-m", "awslambdaric"]']
+
+
+def test_only_the_spark_target_carries_pyspark_and_a_jvm() -> None:
+    assert not any("spark" in run or "jre" in run for stage in ("build", "server", "lambda")
+                   for run in values(stage, "RUN"))
+    assert any("'.[spark]'" in run for run in values("build-spark", "RUN"))
+    assert any("openjdk-17-jre-headless" in run for run in values("server-spark", "RUN"))
+    assert values("server-spark", "USER") == ["root", "10001:10001"]
+    assert values("server-spark", "CMD") == ['["lomas-serve"]']
 
 
 def test_the_targets_sam_and_compose_name_exist() -> None:

@@ -41,18 +41,18 @@ def test_second_query_neither_loads_nor_builds_and_a_change_is_seen(
     stats = world.ctx.handles.stats
     assert abs(_count(world, "q1") - 2000) < 50
     dataset = world.store.get_dataset("cached")
-    table = world.ctx.handles.open(dataset)._table()
+    table = world.ctx.handles.open(dataset)
     assert stats.loads == 1
     assert abs(_count(world, "q2") - 2000) < 50
     assert stats.loads == 1  # counted, not timed
-    assert world.ctx.handles.open(dataset)._table() is table  # made once per version
+    assert world.ctx.handles.open(dataset) is table  # opened once per version
 
     s3 = boto3.client("s3", endpoint_url=moto_url, region_name="us-east-1")
     s3.put_object(Bucket=BUCKET, Key="cached.parquet",
                   Body=parquet_bytes(demo.income_frame(500, seed=2)))
     assert abs(_count(world, "q3") - 500) < 50
     assert stats.loads == 2
-    assert world.ctx.handles.open(dataset)._table() is not table
+    assert world.ctx.handles.open(dataset) is not table
 
 
 def test_the_cache_stays_within_its_byte_bound(world: World, moto_url: str,

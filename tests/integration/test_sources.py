@@ -65,15 +65,14 @@ def test_s3_on_loopback_csv_and_parquet_with_named_credentials(
     assert ldr.load_metadata(s3("income.yaml", moto_url)) == META
 
 
-def test_s3_in_process_with_moto(tmp_path: Path) -> None:
-    from moto import mock_aws
-
-    with mock_aws():
-        client = boto3.client("s3", region_name="us-east-1")
-        client.create_bucket(Bucket=BUCKET)
-        client.put_object(Bucket=BUCKET, Key="income.parquet", Body=parquet_bytes(FRAME))
-        access = S3Access(bucket=BUCKET, key="income.parquet", region="us-east-1")
-        frame = loader(tmp_path).open(Dataset("income", access, META)).frame()  # the role
+@pytest.mark.parametrize("key", ["income.csv", "income.parquet"])
+def test_s3_with_the_functions_own_role_and_endpoint(
+        moto_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, key: str) -> None:
+    """No endpoint and no credentials name: the SDKs' own chain (here the environment's
+    keys and AWS_ENDPOINT_URL, as a Lambda role and AWS's endpoint would be)."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_url)
+    access = S3Access(bucket=BUCKET, key=key, region="us-east-1")
+    frame = loader(tmp_path).open(Dataset("income", access, META)).frame()
     assert frame.shape == (ROWS, 5)
 
 
@@ -119,7 +118,7 @@ def test_http_with_etag_headers_and_failures(tmp_path: Path, secrets_file: Path)
             from lomas.sources.base import SourceError
 
             with pytest.raises(SourceError, match=cause):
-                ldr._sources["http"].read(Dataset("income", HttpAccess(url=url + path), META))
+                ldr._sources["http"]._scan(Dataset("income", HttpAccess(url=url + path), META))
 
 
 def test_a_data_file_must_be_csv_or_parquet(tmp_path: Path) -> None:

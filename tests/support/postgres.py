@@ -71,7 +71,9 @@ class PgDatabase:
         import psycopg
         from psycopg import sql
 
-        types = {"int64": "bigint", "float64": "double precision", "bool": "boolean"}
+        types = {"int64": "bigint", "Int64": "bigint", "float64": "double precision",
+                 "bool": "boolean", "boolean": "boolean", "datetime64[ns]": "timestamp",
+                 "datetime64[us]": "timestamp"}
         columns = sql.SQL(", ").join(
             sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(types.get(str(t), "text")))
             for c, t in frame.dtypes.items())

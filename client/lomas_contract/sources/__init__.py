@@ -11,13 +11,14 @@ from typing import TYPE_CHECKING, Annotated, Union
 from pydantic import Field
 
 from lomas_contract.base import Access
-from lomas_contract.sources import http, local, postgres, s3
+from lomas_contract.sources import http, local, postgres, s3, spark
 
 ACCESS: dict[str, type[Access]] = {model.model_fields["type"].default: model for model in (
     local.LocalAccess,
     s3.S3Access,
     http.HttpAccess,
     postgres.PostgresAccess,
+    spark.SparkAccess,
 )}
 
 if TYPE_CHECKING:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import io
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from lomas.ports import SecretStore
 from lomas.sources.base import SourceError
@@ -19,7 +21,8 @@ CHUNK = 1 << 20
 class HttpSource(FileSource):
     def __init__(self, secrets: SecretStore, *, connect_timeout: float = 5.0,
                  read_timeout: float = 60.0, max_bytes: int = 1 << 30,
-                 max_redirects: int = 3) -> None:
+                 max_redirects: int = 3, cache_dir: Path | None = None) -> None:
+        super().__init__(cache_dir)
         self._secrets = secrets
         self._timeout = (connect_timeout, read_timeout)
         self._max_bytes = max_bytes
@@ -64,7 +67,8 @@ class HttpSource(FileSource):
         tag = headers.get("ETag") or headers.get("Last-Modified")
         return f"{tag}:{headers.get('Content-Length')}" if tag else None
 
-    def fetch(self, access: HttpAccess) -> bytes:
+    def _stream(self, access: HttpAccess, sink: BinaryIO) -> None:
+        """The body into `sink`, chunk by chunk, up to max_bytes. Raises SourceError."""
         import requests
 
         response = self._request("GET", access, stream=True)
@@ -72,20 +76,29 @@ class HttpSource(FileSource):
             declared = int(response.headers.get("Content-Length") or 0)
             if declared > self._max_bytes:
                 raise SourceError(f"{access.location()} is over {self._max_bytes} bytes")
-            chunks, size = [], 0
+            size = 0
             try:
                 for chunk in response.iter_content(CHUNK):
                     size += len(chunk)
                     if size > self._max_bytes:
                         raise SourceError(f"{access.location()} is over {self._max_bytes} bytes")
-                    chunks.append(chunk)
+                    sink.write(chunk)
             except requests.RequestException as exc:
                 raise SourceError(f"reading {access.location()} failed: "
                                   f"{type(exc).__name__}") from exc
-        return b"".join(chunks)
+
+    def fetch(self, access: HttpAccess) -> bytes:
+        buffer = io.BytesIO()
+        self._stream(access, buffer)
+        return buffer.getvalue()
+
+    def download(self, access: HttpAccess, target: Path) -> None:
+        with target.open("wb") as out:
+            self._stream(access, out)
 
 
 def build(settings: Settings, secrets: SecretStore) -> HttpSource:
     return HttpSource(secrets, connect_timeout=settings.source_connect_timeout,
                       read_timeout=settings.source_read_timeout,
-                      max_bytes=settings.http_max_bytes, max_redirects=settings.http_max_redirects)
+                      max_bytes=settings.http_max_bytes, max_redirects=settings.http_max_redirects,
+                      cache_dir=settings.files_cache_dir)

@@ -23,7 +23,8 @@ def resolve_inside(root: Path, relative: str) -> Path:
 
 
 class LocalSource(FileSource):
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, cache_dir: Path | None = None) -> None:
+        super().__init__(cache_dir)
         self._root = root
 
     def validate(self, access: LocalAccess) -> None:
@@ -44,7 +45,10 @@ class LocalSource(FileSource):
             raise SourceError(f"no file at {access.path}")
         return path
 
+    def local_path(self, access: LocalAccess) -> Path:
+        return self.fetch(access)
+
 
 def build(settings: Settings, secrets: SecretStore) -> LocalSource:
     """Files under the data root (LOMAS_DATA_ROOT)."""
-    return LocalSource(settings.resolved_data_root)
+    return LocalSource(settings.resolved_data_root, settings.files_cache_dir)

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import threading
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from lomas.ports import SecretStore
 from lomas.sources.base import SourceError
@@ -14,6 +18,7 @@ if TYPE_CHECKING:
 from lomas.sources.secrets import SecretNotFound
 from lomas_contract.sources.s3 import S3Access
 
+CHUNK = 1 << 20
 _MISSING = {"NoSuchKey", "404", "NotFound", "NoSuchBucket"}
 _DENIED = {"AccessDenied", "403", "InvalidAccessKeyId", "SignatureDoesNotMatch",
            "ExpiredToken", "InvalidToken"}
@@ -21,7 +26,8 @@ _DENIED = {"AccessDenied", "403", "InvalidAccessKeyId", "SignatureDoesNotMatch",
 
 class S3Source(FileSource):
     def __init__(self, secrets: SecretStore, connect_timeout: float = 5.0,
-                 read_timeout: float = 60.0) -> None:
+                 read_timeout: float = 60.0, cache_dir: Path | None = None) -> None:
+        super().__init__(cache_dir)
         self._secrets = secrets
         self._timeouts = (connect_timeout, read_timeout)
         self._clients: dict[tuple[str | None, str | None, str | None], Any] = {}
@@ -59,6 +65,53 @@ class S3Source(FileSource):
         head = self._call(access, "head_object")
         return f"{head.get('ETag', '')}:{head.get('VersionId', '')}:{head.get('ContentLength')}"
 
+    def arrow_dataset(self, access: S3Access) -> Any:
+        """The object through pyarrow's own S3 client: DuckDB scans it in place (pyarrow's
+        reads are safe across DuckDB's threads; fsspec file handles are not)."""
+        import pyarrow.dataset as ds
+        from pyarrow import fs
+
+        credentials = self._credentials(access.credentials_name)
+        options: dict[str, Any] = {
+            "access_key": credentials.get("aws_access_key_id"),
+            "secret_key": credentials.get("aws_secret_access_key"),
+            "session_token": credentials.get("aws_session_token"),
+            "connect_timeout": self._timeouts[0], "request_timeout": self._timeouts[1],
+        }
+        if access.region:
+            options["region"] = access.region
+        # As boto3 does: the access's endpoint, else the environment's (LocalStack, MinIO).
+        url = (access.endpoint_url or os.environ.get("AWS_ENDPOINT_URL_S3")
+               or os.environ.get("AWS_ENDPOINT_URL"))
+        if url:
+            endpoint = urlsplit(url)
+            options.update(endpoint_override=endpoint.netloc, scheme=endpoint.scheme)
+            options.setdefault("region", "us-east-1")
+        try:
+            s3 = fs.S3FileSystem(**{k: v for k, v in options.items() if v is not None})
+            return ds.dataset(f"{access.bucket}/{access.key}", filesystem=s3, format="parquet")
+        except FileNotFoundError as exc:
+            raise SourceError(f"no object at {access.location()}") from exc
+        except PermissionError as exc:
+            raise SourceError(f"access denied to {access.location()} (check the credentials)"
+                              ) from exc
+        except ValueError as exc:  # pyarrow's ArrowInvalid: not a Parquet file
+            raise SourceError(f"the Parquet file cannot be read: {_first_line(exc)}") from exc
+        except OSError as exc:
+            raise SourceError(f"cannot reach S3 for {access.location()}: {_first_line(exc)}"
+                              ) from exc
+
+    def download(self, access: S3Access, target: Path) -> None:
+        body = self._call(access, "get_object")["Body"]
+        try:
+            with target.open("wb") as out:
+                shutil.copyfileobj(body, out, CHUNK)
+        except OSError as exc:
+            raise SourceError(f"reading {access.location()} failed: {type(exc).__name__}"
+                              ) from exc
+        finally:
+            body.close()
+
     def fetch(self, access: S3Access) -> bytes:
         body = self._call(access, "get_object")["Body"]
         try:
@@ -84,4 +137,9 @@ class S3Source(FileSource):
 
 
 def build(settings: Settings, secrets: SecretStore) -> S3Source:
-    return S3Source(secrets, settings.source_connect_timeout, settings.source_read_timeout)
+    return S3Source(secrets, settings.source_connect_timeout, settings.source_read_timeout,
+                    settings.files_cache_dir)
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__

@@ -1,0 +1,139 @@
+"""A Parquet file (or a pyarrow dataset of one) as engines read it: scanned where it lies.
+
+DuckDB queries the file in place through a view that casts each declared column to its
+declared type; nothing is read whole into memory, so serving does not grow with the
+row count. The database loads and installs no extension, and once the view exists it
+may read no other file (`allowed_paths` names the one file, then the configuration is
+locked). polars scans the same file lazily, through pyarrow. Only an engine that needs the rows
+themselves (`frame()`) reads them into memory.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lomas.data import checks
+from lomas.data.duck import DUCKDB_CONFIG, Connection, seal
+from lomas.data.frames import pandas_dtype
+from lomas.data.handles import DuckSession
+from lomas.domain import Capability
+from lomas_contract.models import DatasetMetadata, DatasetProblem
+
+if TYPE_CHECKING:
+    import duckdb
+    import pandas as pd
+    import polars as pl
+
+DUCK_TYPES = {"int": "BIGINT", "float": "DOUBLE", "string": "VARCHAR", "boolean": "BOOLEAN",
+              "datetime": "TIMESTAMP"}
+SOURCE_VIEW = "lomas_source"
+
+
+def family(duck_type: str) -> str:
+    """A DuckDB column type's family: int, float, string, boolean, datetime (or the type)."""
+    t = duck_type.upper()
+    if t in ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
+             "UINTEGER", "UBIGINT"):
+        return "int"
+    if t in ("FLOAT", "DOUBLE", "REAL") or t.startswith("DECIMAL"):
+        return "float"
+    if t == "VARCHAR":
+        return "string"
+    if t == "BOOLEAN":
+        return "boolean"
+    if t.startswith(("TIMESTAMP", "DATE")):
+        return "datetime"
+    return t.lower()
+
+
+def quoted_path(path: Path) -> str:
+    return checks.literal(str(path))
+
+
+class ScanHandle:
+    """One dataset version in a Parquet file (or a pyarrow dataset), scanned in place."""
+
+    offers = frozenset(Capability)
+
+    def __init__(self, name: str, metadata: DatasetMetadata, *, path: Path | None = None,
+                 dataset: Any = None, owned: bool = False) -> None:
+        import duckdb
+
+        assert (path is None) != (dataset is None)
+        self.name, self._metadata = name, metadata
+        self._path, self._dataset, self._owned = path, dataset, owned
+        # Nothing is held in memory; a copy of the file's own takes the instance's disk.
+        self.size = path.stat().st_size if owned and path is not None else 0
+        self.lock = threading.Lock()
+        self._duck = duckdb.connect(":memory:", config=DUCKDB_CONFIG)
+        if path is not None:
+            self._duck.execute(f"SET allowed_paths = [{quoted_path(path)}]")
+            self._duck.execute(f"CREATE VIEW {SOURCE_VIEW} AS SELECT * FROM read_parquet("
+                               f"{quoted_path(path)})")
+        else:
+            self._duck.register(SOURCE_VIEW, dataset)
+        self.stored = {str(row[0]): family(str(row[1])) for row in
+                       self._duck.execute(f"DESCRIBE SELECT * FROM {SOURCE_VIEW}").fetchall()}
+
+    def problems(self) -> tuple[int, list[DatasetProblem]]:
+        """The row count, and how the file departs from the metadata (counts only)."""
+        found = checks.counts(self._metadata, self.stored, lambda c: f"{c} <> trunc({c})")
+        row = self._duck.execute(checks.aggregate(SOURCE_VIEW, found)).fetchone()
+        assert row is not None
+        rows = int(row[0])
+        return rows, checks.problems(self._metadata, self.stored, rows, found,
+                                     [int(v) for v in row[1:]])
+
+    def serve(self) -> ScanHandle:
+        """Name the declared columns (cast to their types) `df` and the dataset's name, then
+        seal the database: from now on it reads no other file."""
+        columns = ", ".join(f"CAST({checks.ident(n)} AS {DUCK_TYPES[c.type]}) AS "
+                            f"{checks.ident(n)}" for n, c in self._metadata.columns.items())
+        self._duck.execute(f"CREATE VIEW df AS SELECT {columns} FROM {SOURCE_VIEW}")
+        self._duck.execute(f"CREATE VIEW {checks.ident(self.name)} AS SELECT * FROM df")
+        seal(self._duck)
+        self.connection = Connection(self._duck)
+        return self
+
+    @property
+    def duck(self) -> duckdb.DuckDBPyConnection:
+        return self._duck
+
+    @contextmanager
+    def sql(self) -> Iterator[DuckSession]:
+        """The database's connection, its lock held for the execution (a DuckDB connection
+        is not thread-safe)."""
+        with self.lock:
+            yield DuckSession(self.connection)
+
+    def lazy(self) -> pl.LazyFrame:
+        """A lazy scan through a pyarrow dataset: OpenDP's polars reads that plan (it has no
+        Parquet scan of its own)."""
+        import polars as pl
+
+        dataset = self._dataset
+        if dataset is None:
+            import pyarrow.dataset as ds
+
+            dataset = ds.dataset(self._path, format="parquet")
+        return pl.scan_pyarrow_dataset(dataset)
+
+    def frame(self) -> pd.DataFrame:
+        """The rows in memory, with the declared dtypes (for engines that need them all)."""
+        with self.lock:
+            frame = self._duck.execute("SELECT * FROM df").df()
+        for name, col in self._metadata.columns.items():
+            if (dtype := pandas_dtype(col)) is not None:
+                frame[name] = frame[name].astype(dtype)
+        return frame
+
+    def close(self) -> None:
+        """Close the database; delete the file if it is this instance's own copy."""
+        with self.lock:
+            self._duck.close()
+        if self._owned and self._path is not None:
+            self._path.unlink(missing_ok=True)
