@@ -11,6 +11,9 @@ c. Cold start: the handler modules' import time, and process start to the first
    /health, budget and SQL answers.
 d. Throughput: 1 and 8 researchers (one user each) for T seconds on the smallest size.
 e. Peak RSS of the server process after serving the largest size.
+g.-i. The data sources (bench/backends.py): SQL over PostgreSQL and Spark against their
+   floors, the first query on a new Parquet version against DuckDB's plain scan, peak RSS
+   serving Parquet at the largest size and 10x it (--no-backends postgres,spark to skip).
 f. The peer: `../shared/bench/peer_lomas/run.sh` (LOMAS_PEER_BENCH to point elsewhere,
    --no-peer to skip it, --peer-results FILE to reuse an earlier run of it); our figure /
    its figure for a, c, d and e.
@@ -41,6 +44,9 @@ from pathlib import Path
 from typing import Any
 
 import requests
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import backends
 
 from lomas import demo
 from lomas.adapters.mongo import MongoStore
@@ -445,6 +451,10 @@ def table(report: dict[str, Any]) -> str:
               f"| serving {e['rows']:,} rows | {e['peak_rss_mib']:.0f} MiB | "
               f"{f'{theirs:.0f} MiB' if theirs else '—'} | "
               f"{f'{e['peak_rss_mib'] / theirs:.2f}' if theirs else '—'} |"]
+    if "sources" in report:
+        fixed = next((r["repeated_ms"] - r["floor_ms"] for r in report["latency"]
+                      if r["query"] == "count_avg"), 0.0)
+        lines += backends.table(report["sources"], fixed)
     return "\n".join(lines) + "\n"
 
 
@@ -462,6 +472,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                         help="the peer's results.json of an earlier run.sh (it takes ~20 min) "
                         "instead of running it again")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--no-backends", default="", help="comma-separated: postgres, spark "
+                        "(a backend this machine lacks); 'all' skips rows g-i")
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
     threads = [int(t) for t in args.threads.split(",")]
@@ -483,6 +495,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         report["throughput"] = [throughput(new_lab(), sizes[0], args.seconds, [count])[0]
                                 for count in threads]
         report["peak_rss"] = peak_rss(new_lab(), sizes[-1])
+        if args.no_backends != "all":
+            report["sources"] = backends.run(sys.modules[__name__], new_lab, sizes, args.runs_big,
+                                             set(filter(None, args.no_backends.split(","))))
     if args.no_peer:
         report["peer_status"] = "skipped (--no-peer)"
     elif args.peer_results is not None:

@@ -67,7 +67,15 @@ class RateLimited(LomasError):
 
 
 class ExternalLibraryError(LomasError):
-    """A DP library refused or failed a query it had accepted."""
+    """A DP library refused or failed a query it had accepted.
+
+    `cause`: what failed, for the dummy-data preflight: "query" (the query itself),
+    "sql" (the SQL that DuckDB speaks cannot express it: decisive only where DuckDB serves
+    the data), "values" (the dummy values, not the query: never a refusal)."""
+
+    def __init__(self, message: str, cause: str = "query") -> None:
+        super().__init__(message)
+        self.cause = cause
 
 
 class DatasetUnavailable(LomasError):

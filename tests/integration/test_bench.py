@@ -46,6 +46,13 @@ def test_the_suite_runs_on_tiny_data_and_writes_its_results(tmp_path: Path) -> N
     assert written["latency"] == report["latency"]
     markdown = (tmp_path / "latest.md").read_text()
     assert "| a. SQL end to end |" in markdown and "| e. peak RSS |" in markdown
+    sources = report["sources"]
+    assert [r["backend"] for r in sources["backends"]] == ["postgres", "spark"]
+    assert all(r["ms"] > 0 and r["floor_ms"] > 0 for r in sources["backends"])
+    assert sources["first_parquet"]["first_ms"] > 0
+    assert sources["first_parquet"]["plain_scan_ms"] > 0
+    assert [r["rows"] for r in sources["rss_parquet"]] == [500, 5000]
+    assert "| g. SQL end to end, pushed down |" in markdown and "| i. peak RSS" in markdown
 
 
 def test_the_peers_figures_are_read_from_its_results() -> None:

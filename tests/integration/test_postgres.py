@@ -126,8 +126,11 @@ def test_only_aggregates_cross_the_wire_on_a_million_rows(
     finally:
         pg_db.execute(q.SQL("ALTER ROLE {} RESET ALL").format(role).as_string(None))
     statements = [s for s in re.findall(r"statement: (.*)", text)
-                  if s.strip() and not s.startswith(("SET ", "BEGIN", "COMMIT", "ROLLBACK"))]
+                  if s.strip() and not s.startswith(("SET ", "BEGIN", "COMMIT", "ROLLBACK",
+                                                     "EXPLAIN "))]
     assert len(statements) == 2, "\n".join(map(repr, statements))
+    planned = re.findall(r"statement: EXPLAIN (.*)", text)
+    assert len(planned) == 2  # planned before the charge, reading no row
     for statement in statements:
         assert statement.startswith("WITH df AS NOT MATERIALIZED")
         assert re.search(r"\b(COUNT|SUM)\s*\(", statement, re.IGNORECASE)
@@ -270,3 +273,14 @@ def test_the_dsn_appears_in_no_answer_log_line_or_archive(
     assert archives and any("census" in b for b in bodies)
     for text in (*bodies, *archives, caplog.text):
         assert PASSWORD not in text and "dsn" not in text.lower()
+
+
+def test_sql_the_database_cannot_run_is_refused_before_any_charge(world_pg: World) -> None:
+    """`sex = TRUE` on a text column: PostgreSQL has no such operator. Its own planner says
+    so before the charge (reading no row); SQLite, SmartNoise's reference, would answer."""
+    query = "SELECT COUNT(*) AS n FROM {t} WHERE sex = TRUE"
+    with pytest.raises(InvalidQuery, match=r"postgres database cannot run this query.*"
+                       r"operator does not exist"):
+        querying.run_query(world_pg.ctx, ALICE, SQL, sql("census", query), "gap")
+    assert spent(world_pg, "census") == PrivacyCost(0.0, 0.0)
+    assert world_pg.store.list_archives(user="alice", dataset="census") == []

@@ -13,9 +13,11 @@ from lomas.errors import ExternalLibraryError, InvalidQuery
 from lomas.services import querying
 from lomas.services.preflight import PREFLIGHT
 from lomas_contract.engines.opendp import OpenDPRequest
+from lomas_contract.engines.smartnoise_sql import SmartnoiseSqlRequest
 from tests.conftest import LiveServer, World
 
 OPENDP = ENGINES["opendp"]
+SQL = ENGINES["smartnoise_sql"]
 
 BROKEN = "SELECT PI(), RAND(), POWER(AVG(age), 2) FROM income"
 
@@ -70,3 +72,22 @@ def test_an_opendp_pipeline_that_fails_on_dummy_data_spends_nothing(
     grant = world.store.get_grant("alice", "income")
     assert grant is not None and grant.spent.epsilon == 0
     assert world.store.list_archives(user="alice") == []
+
+
+def test_a_failure_from_the_dummy_values_is_no_refusal(world) -> None:
+    """A string column whose real values are digits: casting it fails on the dummy strings,
+    not on the data. The preflight refuses only what fails because of the query."""
+    from lomas.domain import Dataset, PrivacyCost
+    from lomas_contract import models as m
+    from lomas_contract.sources.local import LocalAccess
+
+    data = world.ctx.settings.resolved_data_root
+    (data / "codes.csv").write_text("code\n" + "\n".join(str(i % 9) for i in range(500)))
+    metadata = m.DatasetMetadata.model_validate({"columns": {"code": {"type": "string"}}})
+    world.store.create_dataset(Dataset("codes", LocalAccess(path="codes.csv"), metadata))
+    world.store.put_grant("alice", "codes", PrivacyCost(10.0, 1e-3))
+    req = SmartnoiseSqlRequest(dataset_name="codes", epsilon=1.0, delta=1e-5,
+                               query_str="SELECT COUNT(*) AS n FROM codes "
+                                         "WHERE CAST(code AS INTEGER) > 4")
+    answer = querying.run_query(world.ctx, User("alice"), SQL, req, "codes-1")
+    assert abs(answer["result"]["df"]["data"][0][0] - 220) < 60

@@ -17,6 +17,7 @@ import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from lomas.data import Planned
 from lomas_contract.models import NAME_PATTERN
 
 if TYPE_CHECKING:
@@ -42,14 +43,31 @@ def seal(connection: duckdb.DuckDBPyConnection) -> None:
     connection.execute("SET lock_configuration = true")
 
 
+RANDOM_ORDER = "ORDER BY RANDOM ( )"
+ROW_ORDER = "ORDER BY hash(*COLUMNS(*))"
+
+
+def per_key_order(sql: str) -> str:
+    """SmartNoise keeps at most max_ids rows per private_id, chosen `ORDER BY RANDOM()` in a
+    window, which DuckDB refuses (a volatile window order). The rows are chosen by a hash
+    of their content instead: still at most max_ids per person, chosen from that person's
+    rows alone, so the bound on each person's contribution (the guarantee) is the same;
+    which of a person's rows count may differ from SmartNoise's random choice."""
+    return sql.replace(RANDOM_ORDER, ROW_ORDER)
+
+
 class _Cursor:
-    def __init__(self, connection: duckdb.DuckDBPyConnection) -> None:
+    def __init__(self, connection: duckdb.DuckDBPyConnection, plan_only: bool = False) -> None:
         self._connection = connection
+        self._plan_only = plan_only
         self.description: Any = None
         self._rows: list[tuple[Any, ...]] = []
 
     def execute(self, sql: str) -> None:
-        result = self._connection.execute(sql)
+        if self._plan_only:
+            self._connection.execute("EXPLAIN " + per_key_order(sql))
+            raise Planned
+        result = self._connection.execute(per_key_order(sql))
         self.description = result.description
         self._rows = result.fetchall() if result.description else []
 
@@ -60,11 +78,12 @@ class _Cursor:
 class Connection:
     """What snsql's postgres reader needs of a DB-API connection, over DuckDB."""
 
-    def __init__(self, connection: duckdb.DuckDBPyConnection) -> None:
+    def __init__(self, connection: duckdb.DuckDBPyConnection, plan_only: bool = False) -> None:
         self._connection = connection
+        self.plan_only = plan_only
 
     def cursor(self) -> _Cursor:
-        return _Cursor(self._connection)
+        return _Cursor(self._connection, self.plan_only)
 
     def commit(self) -> None:
         return None

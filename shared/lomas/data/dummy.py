@@ -16,8 +16,12 @@ NULL_SHARE = 0.1
 
 def _column(col: ColumnMetadata, rows: int, rng: np.random.Generator) -> pd.Series:
     match col.type:
+        case "int" if col.lower is None or col.upper is None:  # a private_id: ids, some repeated
+            values = rng.integers(1, max(rows, 1), rows, endpoint=True)
         case "int":
             values = rng.integers(int(col.lower), int(col.upper), rows, endpoint=True)  # type: ignore[arg-type]
+        case "float" if col.lower is None or col.upper is None:
+            values = rng.uniform(0.0, 1.0, rows)
         case "float":
             values = rng.uniform(float(col.lower), float(col.upper), rows)  # type: ignore[arg-type]
         case "boolean":

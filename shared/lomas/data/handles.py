@@ -75,6 +75,15 @@ class FrameHandle:
         with table.lock:
             yield DuckSession(table.connection)
 
+    @contextmanager
+    def plan(self) -> Iterator[DuckSession]:
+        """A session whose statements DuckDB plans (EXPLAIN) but does not run."""
+        from lomas.data.duck import Connection
+
+        table = self._table()
+        with table.lock:
+            yield DuckSession(Connection(table.connection._connection, plan_only=True))
+
     def lazy(self) -> pl.LazyFrame:
         with self._lock:
             if self._polars is None:

@@ -110,6 +110,12 @@ class ScanHandle:
         with self.lock:
             yield DuckSession(self.connection)
 
+    @contextmanager
+    def plan(self) -> Iterator[DuckSession]:
+        """A session whose statements DuckDB plans (EXPLAIN) but does not run."""
+        with self.lock:
+            yield DuckSession(Connection(self._duck, plan_only=True))
+
     def lazy(self) -> pl.LazyFrame:
         """A lazy scan through a pyarrow dataset: OpenDP's polars reads that plan (it has no
         Parquet scan of its own)."""

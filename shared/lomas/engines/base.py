@@ -26,6 +26,9 @@ class Prepared:
     needs: Capability
     run: Callable[[Handle], EngineResult]
     """Raises ExternalLibraryError (the DP library failed on the data)."""
+    plan: Callable[[Handle], None] | None = None
+    """Where the data's own database runs the query: have it plan the query, reading no
+    row. Raises ExternalLibraryError if it cannot run it."""
 
 
 class Engine(Protocol):

@@ -33,8 +33,11 @@ class Preflight:
     def key(*parts: str) -> str:
         return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
-    def check(self, key: str, run: Callable[[], object]) -> None:
-        """Run `run` once per key. Raises InvalidQuery if it failed in the DP library."""
+    def check(self, key: str, run: Callable[[], object],
+              decisive: tuple[str, ...] = ("query", "sql"),  # never "values"
+              refusal: str = "This query fails on dummy data") -> None:
+        """Run `run` once per key. Raises InvalidQuery if it failed in the DP library for a
+        cause in `decisive` (see ExternalLibraryError.cause)."""
         with self._lock:
             outcome = self._outcomes.get(key)
             if outcome is not None:
@@ -45,14 +48,14 @@ class Preflight:
                 run()
                 outcome = ""
             except ExternalLibraryError as exc:
-                outcome = exc.message
+                outcome = exc.message if exc.cause in decisive else ""
             with self._lock:
                 self._outcomes[key] = outcome
                 while len(self._outcomes) > self._max:
                     self._outcomes.popitem(last=False)
         if outcome:
-            raise InvalidQuery(f"This query fails on dummy data, so it was not run and "
-                               f"nothing was charged: {outcome}")
+            raise InvalidQuery(f"{refusal}, so it was not run and nothing was charged: "
+                               f"{outcome}")
 
 
 PREFLIGHT = Preflight()

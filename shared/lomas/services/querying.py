@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from lomas import errors
-from lomas.domain import ArchiveRecord, Dataset, PrivacyCost, User
+from lomas.domain import ArchiveRecord, Capability, Dataset, PrivacyCost, User
 from lomas.engines import Engine, Prepared
 from lomas.errors import BudgetExhausted, Conflict, DatasetUnavailable, InvalidQuery, LomasError
 from lomas.ports import Handle, StateStore
@@ -185,7 +185,26 @@ def preflight(engine: Engine, dataset: Dataset, request: dict[str, Any],
     """
     shape = {name: value for name, value in request.items() if name != "epsilon"}
     key = PREFLIGHT.key(fingerprint(engine.spec.name, shape), dataset.metadata.model_dump_json())
+    # Dummy data runs in DuckDB, whose types are strict: SQL it cannot bind (a string column
+    # compared with a number) is refused on every backend, since SQLite (SmartNoise's
+    # reference) and Spark would each coerce it their own way. Its values are not the
+    # query's: a cast that fails on a dummy string refuses nothing.
     PREFLIGHT.check(key, lambda: prepared.run(dummy_handle(dataset, DUMMY_ROWS, DUMMY_SEED)))
+
+
+def plan_check(ctx: Context, engine: Engine, dataset: Dataset, request: dict[str, Any],
+               prepared: Prepared) -> None:
+    """Have the data's own database plan a new query shape (reading no row) before any
+    charge: SQL it cannot run is an InvalidQuery saying why. Raises DatasetUnavailable."""
+    if prepared.plan is None:
+        return
+    shape = {name: value for name, value in request.items() if name != "epsilon"}
+    key = PREFLIGHT.key("plan", fingerprint(engine.spec.name, shape),
+                        dataset.access.model_dump_json(), dataset.metadata.model_dump_json())
+    handle = ctx.handles.open(dataset)
+    plan = prepared.plan
+    PREFLIGHT.check(key, lambda: plan(handle),
+                    refusal=f"The {dataset.access.type} database cannot run this query")
 
 
 @dataclass(frozen=True)
@@ -213,6 +232,8 @@ def plan(ctx: Context, user: User, engine: Engine, req: DatasetRequest, *,
     request = req.model_dump(mode="json")
     if not dummy:
         preflight(engine, dataset, request, prepared)
+        if Capability.ROWS not in ctx.sources.offers(dataset.access):  # pushed down
+            plan_check(ctx, engine, dataset, request, prepared)
     return Planned(dataset, request, prepared)
 
 

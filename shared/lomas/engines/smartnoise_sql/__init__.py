@@ -29,7 +29,11 @@ def prepare(dataset: Dataset, req: DatasetRequest) -> Prepared:
         frame = execution.execute(handle, dataset.name, dataset.metadata, req)
         return SmartnoiseSqlResult(df=to_tight(frame))
 
-    return Prepared(cost, Capability.SQL, run)
+    def plan(handle: Handle) -> None:
+        assert isinstance(req, SmartnoiseSqlRequest)
+        execution.plan(handle, dataset.name, dataset.metadata, req)
+
+    return Prepared(cost, Capability.SQL, run, plan)
 
 
 ENGINE = PluggedEngine(SPEC, prepare)

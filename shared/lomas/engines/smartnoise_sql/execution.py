@@ -15,6 +15,7 @@ from snsql.sql._mechanisms.gaussian import Gaussian
 from snsql.sql._mechanisms.laplace import Laplace
 from snsql.sql.privacy import Stat
 
+from lomas.data import Planned
 from lomas.data.duck import no_data
 from lomas.domain import PrivacyCost
 from lomas.engines.smartnoise_sql.noise_scale import speed_up_searches
@@ -175,8 +176,57 @@ def execute(
         raise
     except Exception as exc:
         log.warning("smartnoise-sql execution failed: %r", exc)
-        raise ExternalLibraryError(f"SmartNoise-SQL failed: {_short(exc)}") from exc
+        raise ExternalLibraryError(f"SmartNoise-SQL failed: {_short(exc)}",
+                                   cause=_cause(exc)) from exc
     return _frame(list(rows), request.postprocess)
+
+
+SQL_ERRORS = {"BinderException", "CatalogException", "ParserException"}
+VALUE_ERRORS = {"ConversionException", "OutOfRangeException", "InvalidInputException"}
+
+
+def _cause(exc: BaseException) -> str:
+    """What a failure says of the query: "sql" (DuckDB cannot express it), "values" (the
+    values it met, e.g. a cast of a string that is no number), else "query"."""
+    if type(exc).__module__.startswith(("duckdb", "_duckdb")):
+        name = type(exc).__name__
+        return "sql" if name in SQL_ERRORS else "values" if name in VALUE_ERRORS else "query"
+    return "query"
+
+
+def _has_boolean_literal(query: str) -> bool:
+    from snsql._ast.tokens import Literal
+    from snsql.sql.parse import QueryParser
+
+    try:
+        parsed = QueryParser().query(query)
+    except Exception:  # noqa: BLE001 - costing parsed it already; nothing more to find
+        return False
+    return any(isinstance(node.value, bool) for node in parsed.find_nodes(Literal))
+
+
+def plan(handle: Handle, dataset_name: str, metadata: DatasetMetadata,
+         request: SmartnoiseSqlRequest) -> None:
+    """Have the handle's database plan the rewritten query, reading no row. Raises
+    ExternalLibraryError naming why it cannot run it."""
+    priv = privacy(request.epsilon, request.delta, request.mechanisms)
+    try:
+        with handle.plan() as session:
+            if session.dialect == "spark" and _has_boolean_literal(request.query_str):
+                raise ExternalLibraryError(
+                    "SmartNoise-SQL writes TRUE and FALSE for Spark as the strings 'True' and "
+                    "'False', which Spark compares as text: on a string column the answer "
+                    "would silently differ. Compare with the column's own values instead.")
+            reader = _reader(session.connection, session.dialect, dataset_name, metadata, priv)
+            reader.execute(request.query_str, postprocess=request.postprocess)
+    except Planned:
+        return
+    except LomasError:
+        raise
+    except Exception as exc:
+        log.info("smartnoise-sql query not plannable: %r", exc)
+        raise ExternalLibraryError(
+            f"The dataset's database cannot run this query: {_short(exc)}") from exc
 
 
 def _frame(rows: list[Any], postprocess: bool) -> pd.DataFrame:

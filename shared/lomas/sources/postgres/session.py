@@ -19,6 +19,7 @@ import psycopg
 from psycopg import sql
 from psycopg_pool import ConnectionPool, PoolTimeout
 
+from lomas.data import Planned
 from lomas.domain import Capability
 from lomas.errors import DatasetUnavailable, InvalidQuery
 
@@ -53,9 +54,10 @@ def aliases(table: str, columns: list[str], names: list[str]) -> str:
 
 
 class ViewCursor:
-    def __init__(self, cursor: psycopg.Cursor, prefix: str) -> None:
+    def __init__(self, cursor: psycopg.Cursor, prefix: str, plan_only: bool = False) -> None:
         self._cursor = cursor
         self._prefix = prefix
+        self._plan_only = plan_only
 
     @property
     def description(self) -> Any:
@@ -64,6 +66,9 @@ class ViewCursor:
     def execute(self, statement: str) -> None:
         if statement.lstrip()[:4].upper() == "WITH":
             raise InvalidQuery("Queries with WITH clauses are not supported.")
+        if self._plan_only:  # the planner checks it against the catalog; no row is read
+            self._cursor.execute("EXPLAIN " + self._prefix + statement)
+            raise Planned
         self._cursor.execute(self._prefix + statement)
 
     def __iter__(self) -> Iterator[Any]:
@@ -73,12 +78,13 @@ class ViewCursor:
 class ViewConnection:
     """What snsql's postgres reader needs of a connection: cursor, commit, rollback."""
 
-    def __init__(self, conn: psycopg.Connection, prefix: str) -> None:
+    def __init__(self, conn: psycopg.Connection, prefix: str, plan_only: bool = False) -> None:
         self._conn = conn
         self._prefix = prefix
+        self._plan_only = plan_only
 
     def cursor(self) -> ViewCursor:
-        return ViewCursor(self._conn.cursor(), self._prefix)
+        return ViewCursor(self._conn.cursor(), self._prefix, self._plan_only)
 
     def commit(self) -> None:
         self._conn.commit()
@@ -126,6 +132,12 @@ class PostgresHandle:
     def sql(self) -> Iterator[PostgresSession]:
         with self.connection() as conn:
             yield PostgresSession(ViewConnection(conn, self._prefix))
+
+    @contextmanager
+    def plan(self) -> Iterator[PostgresSession]:
+        """A session whose statements PostgreSQL plans (EXPLAIN) but does not run."""
+        with self.connection() as conn:
+            yield PostgresSession(ViewConnection(conn, self._prefix, plan_only=True))
 
     def lazy(self) -> Any:
         raise InvalidQuery("A PostgreSQL dataset offers SQL only.")

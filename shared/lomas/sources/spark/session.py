@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from lomas.data import checks
+from lomas.data import Planned, checks
 from lomas.domain import Capability, Dataset
 from lomas.errors import InvalidQuery
 from lomas.sources.base import SourceError
@@ -66,14 +66,17 @@ class SparkConnection:
     Rows, not a DataFrame, go back to SmartNoise, which then adds the noise to them once.
     """
 
-    def __init__(self, session: Any, prefix: str) -> None:
+    def __init__(self, session: Any, prefix: str, plan_only: bool = False) -> None:
         self._session = session
         self._prefix = prefix
+        self._plan_only = plan_only
 
     def sql(self, query: str) -> list[tuple[Any, ...]]:
         if query.lstrip()[:4].upper() == "WITH":
             raise InvalidQuery("Queries with WITH clauses are not supported.")
-        frame = self._session.sql(self._prefix + query)
+        frame = self._session.sql(self._prefix + query)  # analysed here: no job runs yet
+        if self._plan_only:
+            raise Planned
         rows = frame.collect()
         return [tuple(frame.columns), *(tuple(row) for row in rows)]
 
@@ -102,6 +105,11 @@ class SparkHandle:
     @contextmanager
     def sql(self) -> Iterator[SparkSqlSession]:
         yield SparkSqlSession(SparkConnection(self.session, self._prefix))
+
+    @contextmanager
+    def plan(self) -> Iterator[SparkSqlSession]:
+        """A session whose statements Spark analyses but does not run."""
+        yield SparkSqlSession(SparkConnection(self.session, self._prefix, plan_only=True))
 
     def lazy(self) -> Any:
         raise InvalidQuery("A Spark dataset offers SQL only.")
