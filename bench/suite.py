@@ -495,9 +495,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         report["throughput"] = [throughput(new_lab(), sizes[0], args.seconds, [count])[0]
                                 for count in threads]
         report["peak_rss"] = peak_rss(new_lab(), sizes[-1])
-        if args.no_backends != "all":
-            report["sources"] = backends.run(sys.modules[__name__], new_lab, sizes, args.runs_big,
-                                             set(filter(None, args.no_backends.split(","))))
+    if args.no_backends != "all":
+        report["sources"] = backends.run(sys.modules[__name__], sizes, max(threads),
+                                         args.runs_big,
+                                         set(filter(None, args.no_backends.split(","))))
     if args.no_peer:
         report["peer_status"] = "skipped (--no-peer)"
     elif args.peer_results is not None:

@@ -152,6 +152,18 @@ class Access(Model):
         """Where the data is, for messages to an administrator (never to researchers)."""
         raise NotImplementedError
 
+    @classmethod
+    def from_source(cls, source: str, **options: str | None) -> dict[str, Any] | None:
+        """This kind's access as a wire body, from `lomas-admin datasets add --source`'s form
+        of it (docs/datasets.md), or None if `source` is not in its form."""
+        return None
+
+    @classmethod
+    def body(cls, **fields: Any) -> dict[str, Any]:
+        """A wire body of this kind (the server validates the values)."""
+        return {"type": cls.model_fields["type"].default,
+                **{k: v for k, v in fields.items() if v is not None}}
+
 
 class FileAccess(Access):
     """A file (CSV or Parquet; YAML or JSON for metadata)."""

@@ -12,12 +12,11 @@ from rich.console import Console
 from rich.table import Table
 
 from lomas_client.errors import LomasClientError
-from lomas_client.http import Transport, route_body, wire_body
+from lomas_client.http import Transport, route_body
 from lomas_contract import routes as r
 from lomas_contract.routes import Route
-from lomas_contract.sources.http import HttpAccess
+from lomas_contract.sources import ACCESS
 from lomas_contract.sources.local import LocalAccess
-from lomas_contract.sources.s3 import S3Access
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, pretty_exceptions_enable=False)
 users = typer.Typer(help="Users and their tokens.", no_args_is_help=True)
@@ -121,14 +120,13 @@ def users_rotate(name: str) -> None:
 # --------------------------------------------------------------- datasets
 def access(source: str, fmt: str | None, endpoint_url: str | None, region: str | None,
            credentials_name: str | None, headers_name: str | None) -> dict[str, Any]:
-    """A dataset_access object from s3://bucket/key, http(s)://..., or a local path."""
-    if source.startswith("s3://"):
-        bucket, _, key = source[5:].partition("/")
-        return wire_body(S3Access, bucket=bucket, key=key, endpoint_url=endpoint_url,
-                         region=region, credentials_name=credentials_name, format=fmt)
-    if source.startswith(("http://", "https://")):
-        return wire_body(HttpAccess, url=source, headers_name=headers_name, format=fmt)
-    return wire_body(LocalAccess, path=source, format=fmt)
+    """A dataset_access object from --source, in the form of its kind (every kind of the
+    registry says its own; a path under the data root last)."""
+    kinds = sorted(ACCESS.values(), key=lambda model: model is LocalAccess)
+    options = {"format": fmt, "endpoint_url": endpoint_url, "region": region,
+               "credentials_name": credentials_name, "headers_name": headers_name}
+    return next(found for model in kinds
+                if (found := model.from_source(source, **options)) is not None)
 
 
 Opt = Annotated[str | None, typer.Option()]
@@ -138,7 +136,8 @@ Opt = Annotated[str | None, typer.Option()]
 def datasets_add(
     name: str,
     source: Annotated[str, typer.Option(
-        help="s3://bucket/key, http(s)://host/file, or a path under the server's data root.")],
+        help="s3://bucket/key, http(s)://host/file, postgres:schema.table, spark:db.table, "
+             "s3a://bucket/prefix (Spark), or a path under the server's data root.")],
     metadata: Annotated[Path | None, typer.Option(help="Local YAML/JSON file, sent inline.")]
     = None,
     metadata_source: Annotated[str | None, typer.Option(
@@ -148,11 +147,13 @@ def datasets_add(
     endpoint_url: Annotated[str | None, typer.Option(help="S3-compatible endpoint.")] = None,
     region: Opt = None,
     credentials_name: Annotated[str | None, typer.Option(
-        help="Named S3 credentials held by the server (default: its own role).")] = None,
+        help="Named credentials held by the server: S3 keys (default: its own role), or a "
+             "PostgreSQL DSN (required).")] = None,
     headers_name: Annotated[str | None, typer.Option(
         help="Named HTTP headers held by the server.")] = None,
 ) -> None:
-    """Register a dataset (local, S3 or HTTP; CSV or Parquet) with its metadata."""
+    """Register a dataset (a CSV or Parquet file: local, S3 or HTTP; a PostgreSQL table; a
+    Spark table or Parquet files) with its metadata."""
     where = (endpoint_url, region, credentials_name, headers_name)
     body = route_body(
         r.CREATE_DATASET, dataset_name=name, dataset_access=access(source, format, *where),

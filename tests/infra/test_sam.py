@@ -248,7 +248,9 @@ def test_sam_build_admin_function_answers_an_event(tmp_path: Path, mongo_world: 
     for heavy in ("pandas", "numpy", "pyarrow", "snsql", "opendp", "polars"):
         assert not (package / heavy).exists(), heavy
     size = sum(f.stat().st_size for f in package.rglob("*") if f.is_file())
-    assert size < 80 * 2**20, f"{size / 2**20:.0f} MB"
+    # pymongo, boto3, pydantic, joserfc and psycopg (~10 MB of libpq, to check PostgreSQL
+    # tables when they are registered): well under Lambda's 250 MB unzipped
+    assert size < 100 * 2**20, f"{size / 2**20:.0f} MB"
 
     request = event("http", "POST", "/admin/users", {"user_name": "built"},
                     mongo_world.admin_token)

@@ -284,3 +284,17 @@ def test_sql_the_database_cannot_run_is_refused_before_any_charge(world_pg: Worl
         querying.run_query(world_pg.ctx, ALICE, SQL, sql("census", query), "gap")
     assert spent(world_pg, "census") == PrivacyCost(0.0, 0.0)
     assert world_pg.store.list_archives(user="alice", dataset="census") == []
+
+
+def test_registration_checks_a_table_against_its_metadata(world_pg: World) -> None:
+    access = world_pg.store.get_dataset("census").access
+    ok = admin.create_dataset(world_pg.ctx, m.CreateDatasetRequest(
+        dataset_name="census_ok", dataset_access=access, metadata=META))
+    assert ok.dataset_name == "census_ok"
+    wrong = META.model_dump()
+    wrong["columns"]["height"] = {"type": "float", "lower": 0, "upper": 3}
+    wrong["columns"]["sex"] = {"type": "int", "lower": 0, "upper": 1}
+    with pytest.raises(InvalidQuery, match=r"sex: type.*height: missing from the table"):
+        admin.create_dataset(world_pg.ctx, m.CreateDatasetRequest(
+            dataset_name="census_bad", dataset_access=access, metadata=wrong))
+    assert world_pg.store.get_dataset("census_bad") is None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -19,3 +19,11 @@ class HttpAccess(FileAccess):
 
     def location(self) -> str:
         return self.url.split("?", 1)[0]
+
+    @classmethod
+    def from_source(cls, source: str, **options: str | None) -> dict[str, Any] | None:
+        """http(s)://host/file"""
+        if not source.startswith(("http://", "https://")):
+            return None
+        return cls.body(url=source, headers_name=options.get("headers_name"),
+                        format=options.get("format"))

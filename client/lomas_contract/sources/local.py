@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -17,3 +17,8 @@ class LocalAccess(FileAccess):
 
     def location(self) -> str:
         return self.path
+
+    @classmethod
+    def from_source(cls, source: str, **options: str | None) -> dict[str, Any] | None:
+        """Any other form: a path under the server's data root."""
+        return cls.body(path=source, format=options.get("format"))

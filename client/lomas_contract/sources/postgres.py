@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -23,3 +23,11 @@ class PostgresAccess(Access):
 
     def location(self) -> str:
         return f"postgres table {self.table} ({self.credentials_name})"
+
+    @classmethod
+    def from_source(cls, source: str, **options: str | None) -> dict[str, Any] | None:
+        """postgres:schema.table (with the credentials name)"""
+        if not source.startswith("postgres:"):
+            return None
+        return cls.body(table=source.removeprefix("postgres:"),
+                        credentials_name=options.get("credentials_name"))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -22,3 +22,14 @@ class S3Access(FileAccess):
 
     def location(self) -> str:
         return f"s3://{self.bucket}/{self.key}"
+
+    @classmethod
+    def from_source(cls, source: str, **options: str | None) -> dict[str, Any] | None:
+        """s3://bucket/key"""
+        if not source.startswith("s3://"):
+            return None
+        bucket, _, key = source[5:].partition("/")
+        return cls.body(bucket=bucket, key=key, endpoint_url=options.get("endpoint_url"),
+                        region=options.get("region"),
+                        credentials_name=options.get("credentials_name"),
+                        format=options.get("format"))

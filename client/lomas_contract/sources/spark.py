@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
@@ -31,3 +31,12 @@ class SparkAccess(Access):
 
     def location(self) -> str:
         return f"spark {'table ' + self.table if self.table else self.path}"
+
+    @classmethod
+    def from_source(cls, source: str, **options: str | None) -> dict[str, Any] | None:
+        """spark:db.table, or Parquet files at s3a://, hdfs://, abfss://, gs://, file://"""
+        if source.startswith("spark:"):
+            return cls.body(table=source.removeprefix("spark:"))
+        if source.startswith(("s3a://", "hdfs://", "abfss://", "gs://", "file://")):
+            return cls.body(path=source)
+        return None

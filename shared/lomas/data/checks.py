@@ -119,11 +119,3 @@ def problems(metadata: DatasetMetadata, stored: dict[str, str], rows: int,
         found.append(DatasetProblem(column=None, rows=rows,
                                     problem=f"declared {metadata.rows} rows"))
     return found
-
-
-def refusals(found: list[DatasetProblem]) -> list[DatasetProblem]:
-    """The problems that make the data unusable for queries: other types, nulls where the
-    metadata promises none, values outside the categories (SmartNoise would compute with
-    those promises). Values outside the bounds are clamped, not refused."""
-    return [p for p in found if p.problem.startswith("type") or p.problem == NULLS
-            or p.problem == "missing from the table"]

@@ -79,6 +79,47 @@ class ScanHandle:
         self.stored = {str(row[0]): family(str(row[1])) for row in
                        self._duck.execute(f"DESCRIBE SELECT * FROM {SOURCE_VIEW}").fetchall()}
 
+    def refusals(self) -> list[DatasetProblem]:
+        """What makes the data unusable (other types, nulls where none are declared, values
+        outside the categories), asked cheaply when the file is opened: null counts from
+        the Parquet footer's statistics where it has them, the distinct values of
+        categorical columns; never the values themselves, only whether they fit."""
+        found = [p for p in checks.problems(self._metadata, self.stored, 0, [], [])
+                 if p.column is not None]
+        nulls = self._footer_nulls()
+        queries: list[tuple[str, str, str]] = []
+        for name, col in self._metadata.columns.items():
+            if self.stored.get(name) not in checks.FAMILIES[col.type]:
+                continue
+            c = checks.ident(name)
+            if not col.nullable and nulls.get(name) != 0:
+                queries.append((name, checks.NULLS, f"(SELECT COUNT(*) FROM {SOURCE_VIEW} "
+                                                    f"WHERE {c} IS NULL)"))
+            if col.categories is not None:
+                values = ", ".join(checks.literal(str(v)) for v in col.categories)
+                queries.append((name, checks.OUTSIDE_CATEGORIES, (
+                    f"(SELECT COUNT(*) FROM (SELECT DISTINCT {c} AS v FROM {SOURCE_VIEW}) "
+                    f"WHERE v IS NOT NULL AND CAST(v AS VARCHAR) NOT IN ({values}))")))
+            if col.type == "int" and self.stored[name] == "float":
+                queries.append((name, "type: values that are not int", (
+                    f"(SELECT COUNT(*) FROM {SOURCE_VIEW} WHERE {c} <> trunc({c}))")))
+        if queries:
+            row = self._duck.execute("SELECT " + ", ".join(q for _, _, q in queries)).fetchone()
+            assert row is not None
+            found += [DatasetProblem(column=name, problem=problem)
+                      for (name, problem, _), count in zip(queries, row, strict=True) if count]
+        return found
+
+    def _footer_nulls(self) -> dict[str, int]:
+        """Null counts per column from the Parquet footer ({} where it has no statistics)."""
+        if self._path is None:
+            return {}
+        rows = self._duck.execute(
+            "SELECT path_in_schema, SUM(stats_null_count), COUNT(*) - COUNT(stats_null_count) "
+            f"FROM parquet_metadata({quoted_path(self._path)}) GROUP BY path_in_schema"
+        ).fetchall()
+        return {str(name): int(count) for name, count, missing in rows if not missing}
+
     def problems(self) -> tuple[int, list[DatasetProblem]]:
         """The row count, and how the file departs from the metadata (counts only)."""
         found = checks.counts(self._metadata, self.stored, lambda c: f"{c} <> trunc({c})")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import yaml
 from pydantic import ValidationError
 
-from lomas.domain import Dataset, Grant, PrivacyCost, User
+from lomas.domain import Capability, Dataset, Grant, PrivacyCost, User
 from lomas.errors import Conflict, InvalidQuery, NotFound
 from lomas.ports import StateStore
 from lomas.services.context import Context
@@ -68,10 +68,23 @@ def _metadata(ctx: Context, req: m.CreateDatasetRequest) -> m.DatasetMetadata:
     return ctx.sources.load_metadata(access)
 
 
+UNUSABLE = ("missing from the table", "type", "cannot load", "no table")
+"""Problems that refuse a table's registration: queries could not run on it."""
+
+
 def _checked(ctx: Context, req: m.CreateDatasetRequest) -> Dataset:
-    """The dataset to register, its access checked and its metadata read once."""
+    """The dataset to register, its access checked and its metadata read once. A table in
+    a database (nothing to download) is checked against the metadata now: a missing
+    column or another type refuses it. Raises InvalidQuery."""
     ctx.sources.validate_access(req.dataset_access)
-    return Dataset(req.dataset_name, req.dataset_access, _metadata(ctx, req))
+    dataset = Dataset(req.dataset_name, req.dataset_access, _metadata(ctx, req))
+    if Capability.ROWS not in ctx.sources.offers(dataset.access):
+        report = ctx.sources.check(dataset)
+        if unusable := [p for p in report.problems if p.problem.startswith(UNUSABLE)]:
+            raise InvalidQuery("The table does not match the metadata (fix one or the other, "
+                               "then register it again): " + "; ".join(
+                                   f"{p.column or 'table'}: {p.problem}" for p in unusable))
+    return dataset
 
 
 def create_dataset(ctx: Context, req: m.CreateDatasetRequest,

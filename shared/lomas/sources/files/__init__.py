@@ -17,7 +17,6 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from lomas.data import checks
 from lomas.data.scan import ScanHandle
 from lomas.domain import Capability, Dataset
 from lomas.sources.base import SourceError
@@ -118,8 +117,7 @@ class FileSource:
             handle = self._scan(dataset)
         except FormatError as exc:
             raise SourceError(str(exc)) from exc
-        _, found = handle.problems()
-        if refused := checks.refusals(found):
+        if refused := handle.refusals():
             handle.close()
             raise SourceError("; ".join(f"{p.column}: {p.problem}" for p in refused))
         return handle.serve()
