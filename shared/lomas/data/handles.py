@@ -38,8 +38,9 @@ def frame_bytes(frame: pd.DataFrame) -> int:
 
 
 @dataclass(frozen=True)
-class DuckSession:
-    """SmartNoise-SQL's postgres reader on a DuckDB connection."""
+class Session:
+    """A connection SmartNoise-SQL's reader of `dialect` runs on, for one execution (DuckDB
+    speaks postgres)."""
 
     connection: Any
     dialect: str = "postgres"
@@ -68,21 +69,21 @@ class FrameHandle:
             return self._sql
 
     @contextmanager
-    def sql(self) -> Iterator[DuckSession]:
+    def sql(self) -> Iterator[Session]:
         """The table's DuckDB connection, its lock held for the execution (a DuckDB
         connection is not thread-safe; a few milliseconds once the noise scales are known)."""
         table = self._table()
         with table.lock:
-            yield DuckSession(table.connection)
+            yield Session(table.connection)
 
     @contextmanager
-    def plan(self) -> Iterator[DuckSession]:
+    def plan(self) -> Iterator[Session]:
         """A session whose statements DuckDB plans (EXPLAIN) but does not run."""
         from lomas.data.duck import Connection
 
         table = self._table()
         with table.lock:
-            yield DuckSession(Connection(table.connection._connection, plan_only=True))
+            yield Session(Connection(table.connection._connection, plan_only=True))
 
     def lazy(self) -> pl.LazyFrame:
         with self._lock:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from lomas.data import checks
 from lomas.data.duck import DUCKDB_CONFIG, Connection, seal
 from lomas.data.frames import pandas_dtype
-from lomas.data.handles import DuckSession
+from lomas.data.handles import Session
 from lomas.domain import Capability
 from lomas_contract.models import DatasetMetadata, DatasetProblem
 
@@ -145,17 +145,17 @@ class ScanHandle:
         return self._duck
 
     @contextmanager
-    def sql(self) -> Iterator[DuckSession]:
+    def sql(self) -> Iterator[Session]:
         """The database's connection, its lock held for the execution (a DuckDB connection
         is not thread-safe)."""
         with self.lock:
-            yield DuckSession(self.connection)
+            yield Session(self.connection)
 
     @contextmanager
-    def plan(self) -> Iterator[DuckSession]:
+    def plan(self) -> Iterator[Session]:
         """A session whose statements DuckDB plans (EXPLAIN) but does not run."""
         with self.lock:
-            yield DuckSession(Connection(self._duck, plan_only=True))
+            yield Session(Connection(self._duck, plan_only=True))
 
     def lazy(self) -> pl.LazyFrame:
         """A lazy scan through a pyarrow dataset: OpenDP's polars reads that plan (it has no

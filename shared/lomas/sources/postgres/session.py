@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 import psycopg
@@ -20,8 +19,9 @@ from psycopg import sql
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from lomas.data import Planned
-from lomas.domain import Capability
+from lomas.data.handles import Session
 from lomas.errors import DatasetUnavailable, InvalidQuery
+from lomas.sources.base import RemoteHandle
 
 log = logging.getLogger(__name__)
 
@@ -93,17 +93,10 @@ class ViewConnection:
         self._conn.rollback()
 
 
-@dataclass(frozen=True)
-class PostgresSession:
-    connection: ViewConnection
-    dialect: str = "postgres"
-
-
-class PostgresHandle:
+class PostgresHandle(RemoteHandle):
     """A PostgreSQL table as SmartNoise-SQL queries it; nothing is held in memory."""
 
-    offers = frozenset({Capability.SQL})
-    size = 0
+    kind = "PostgreSQL"
 
     def __init__(self, pool: ConnectionPool, table: str, dataset_name: str,
                  columns: list[str]) -> None:
@@ -129,21 +122,13 @@ class PostgresHandle:
         conn_cm.__exit__(None, None, None)
 
     @contextmanager
-    def sql(self) -> Iterator[PostgresSession]:
+    def sql(self) -> Iterator[Session]:
         with self.connection() as conn:
-            yield PostgresSession(ViewConnection(conn, self._prefix))
+            yield Session(ViewConnection(conn, self._prefix))
 
     @contextmanager
-    def plan(self) -> Iterator[PostgresSession]:
+    def plan(self) -> Iterator[Session]:
         """A session whose statements PostgreSQL plans (EXPLAIN) but does not run."""
         with self.connection() as conn:
-            yield PostgresSession(ViewConnection(conn, self._prefix, plan_only=True))
+            yield Session(ViewConnection(conn, self._prefix, plan_only=True))
 
-    def lazy(self) -> Any:
-        raise InvalidQuery("A PostgreSQL dataset offers SQL only.")
-
-    def frame(self) -> Any:
-        raise InvalidQuery("A PostgreSQL dataset offers SQL only.")
-
-    def close(self) -> None:
-        """The pool belongs to the source: nothing to release."""

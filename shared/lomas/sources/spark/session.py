@@ -7,13 +7,13 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 from lomas.data import Planned, checks
-from lomas.domain import Capability, Dataset
+from lomas.data.handles import Session
+from lomas.domain import Dataset
 from lomas.errors import InvalidQuery
-from lomas.sources.base import SourceError
+from lomas.sources.base import RemoteHandle, SourceError
 from lomas_contract.models import DatasetCheckResponse, DatasetProblem
 from lomas_contract.sources.spark import SparkAccess
 
@@ -81,17 +81,10 @@ class SparkConnection:
         return [tuple(frame.columns), *(tuple(row) for row in rows)]
 
 
-@dataclass(frozen=True)
-class SparkSqlSession:
-    connection: SparkConnection
-    dialect: str = "spark"
-
-
-class SparkHandle:
+class SparkHandle(RemoteHandle):
     """A Spark table as SmartNoise-SQL queries it; nothing is held in this process."""
 
-    offers = frozenset({Capability.SQL})
-    size = 0
+    kind = "Spark"
 
     def __init__(self, session: Any, access: SparkAccess, dataset_name: str,
                  columns: list[str]) -> None:
@@ -103,22 +96,14 @@ class SparkHandle:
         self._prefix = f"WITH {views} "
 
     @contextmanager
-    def sql(self) -> Iterator[SparkSqlSession]:
-        yield SparkSqlSession(SparkConnection(self.session, self._prefix))
+    def sql(self) -> Iterator[Session]:
+        yield Session(SparkConnection(self.session, self._prefix), "spark")
 
     @contextmanager
-    def plan(self) -> Iterator[SparkSqlSession]:
+    def plan(self) -> Iterator[Session]:
         """A session whose statements Spark analyses but does not run."""
-        yield SparkSqlSession(SparkConnection(self.session, self._prefix, plan_only=True))
+        yield Session(SparkConnection(self.session, self._prefix, plan_only=True), "spark")
 
-    def lazy(self) -> Any:
-        raise InvalidQuery("A Spark dataset offers SQL only.")
-
-    def frame(self) -> Any:
-        raise InvalidQuery("A Spark dataset offers SQL only.")
-
-    def close(self) -> None:
-        """The session belongs to the process: nothing to release."""
 
 
 def check(handle: SparkHandle, dataset: Dataset) -> DatasetCheckResponse:
