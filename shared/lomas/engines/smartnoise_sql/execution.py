@@ -225,8 +225,7 @@ def plan(handle: Handle, dataset_name: str, metadata: DatasetMetadata,
         raise
     except Exception as exc:
         log.info("smartnoise-sql query not plannable: %r", exc)
-        raise ExternalLibraryError(
-            f"The dataset's database cannot run this query: {_short(exc)}") from exc
+        raise ExternalLibraryError(_short(exc)) from exc
 
 
 def _frame(rows: list[Any], postprocess: bool) -> pd.DataFrame:
