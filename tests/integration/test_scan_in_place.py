@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import io
 from pathlib import Path
 
@@ -97,9 +98,15 @@ def test_a_csv_is_made_into_parquet_once_per_version_and_the_copy_goes_with_it(
     demo.income_frame(700, seed=9).to_csv(csv, index=False)
     second = cache.open(dataset)
     assert second is not first and _exact(second)[0] == 700
-    assert not copy.exists()  # the former version's copy is deleted
+    assert copy.exists()  # kept while a query may still run on the former version
+    del first
+    gc.collect()
+    assert not copy.exists()  # then deleted
     cache.forget("income")
-    assert second._path is not None and not second._path.exists()
+    newer = second._path
+    del second
+    gc.collect()
+    assert newer is not None and not newer.exists()
 
 
 def test_values_that_do_not_fit_are_refused_and_counted_by_check(world: World) -> None:
@@ -143,3 +150,43 @@ def test_sql_and_an_opendp_polars_query_run_on_the_same_parquet_file(world: Worl
                                   OpenDPRequest(dataset_name="lake", opendp_json=query), "o")
     assert abs(released["result"]["df"]["data"][0][0] - 5_000) < 100
     assert isinstance(world.ctx.handles.open(world.store.get_dataset("lake")), ScanHandle)
+
+
+INJECTION = ("SELECT COUNT(*) AS n FROM df WHERE region = 'a\\' ) AS per_key_all HAVING 1=0 "
+             "UNION ALL SELECT MAX(age) * 1000 FROM df --'")
+
+
+def test_a_backslash_quote_cannot_end_a_string_and_inject_sql(world: World) -> None:
+    """SmartNoise reads \\' as an escaped quote, DuckDB and PostgreSQL as the string's end:
+    the rest would run unclamped. Refused when costing, before anything is charged."""
+    from lomas.errors import InvalidQuery
+
+    req = SmartnoiseSqlRequest(dataset_name="income", query_str=INJECTION, epsilon=1.0,
+                               delta=1e-5)
+    for call in (querying.estimate_cost, lambda *a: querying.run_query(*a, "inject")):
+        with pytest.raises(InvalidQuery, match="Backslashes are not allowed"):
+            call(world.ctx, User("alice"), ENGINES["smartnoise_sql"], req)
+    assert world.store.get_grant("alice", "income").spent == PrivacyCost(0.0, 0.0)
+
+
+def test_a_failure_on_private_data_quotes_none_of_its_values(
+        world: World, caplog: pytest.LogCaptureFixture) -> None:
+    """A cast that the dummy data survives but a private value does not: charged, failed,
+    and neither the answer, the archive nor the log quotes the value."""
+    from lomas.errors import ExternalLibraryError
+    from lomas_contract import models as m
+
+    data = world.ctx.settings.resolved_data_root
+    (data / "names.csv").write_text("code\n" + "\n".join(["7"] * 300 + ["Alice Secret"]))
+    metadata = m.DatasetMetadata.model_validate({"columns": {"code": {"type": "string"}}})
+    world.store.create_dataset(Dataset("names", LocalAccess(path="names.csv"), metadata))
+    world.store.put_grant("alice", "names", PrivacyCost(10.0, 1e-3))
+    req = SmartnoiseSqlRequest(dataset_name="names", epsilon=1.0, delta=1e-5,
+                               query_str="SELECT COUNT(*) AS n FROM names "
+                                         "WHERE CAST(code AS INTEGER) > 3")
+    with pytest.raises(ExternalLibraryError) as failed:
+        querying.run_query(world.ctx, User("alice"), ENGINES["smartnoise_sql"], req, "n1")
+    [record] = world.store.list_archives(user="alice", dataset="names")
+    assert record.status == "failed" and world.store.get_grant("alice", "names").spent.epsilon > 0
+    for text in (failed.value.message, repr(record), caplog.text):
+        assert "Alice" not in text

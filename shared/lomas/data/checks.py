@@ -39,13 +39,19 @@ class Dialect:
 
     quote: str = '"'
     text: str = "VARCHAR"
+    backslash_escapes: bool = False  # Spark reads \ in a string literal as an escape
 
     def ident(self, name: str) -> str:
         return ident(name, self.quote)
 
+    def literal(self, value: object) -> str:
+        if self.backslash_escapes and isinstance(value, str):
+            value = value.replace("\\", "\\\\")
+        return literal(value)
+
 
 STANDARD = Dialect()
-SPARK = Dialect("`", "STRING")
+SPARK = Dialect("`", "STRING", backslash_escapes=True)
 
 
 def literal(value: object) -> str:
@@ -81,7 +87,7 @@ def counts(metadata: DatasetMetadata, stored: dict[str, str],
             found.append(Count(name, "type: values that are not int",
                                f"COUNT(*) FILTER (WHERE {not_integral(c)})"))
         if col.categories is not None:
-            values = ", ".join(literal(str(v)) for v in col.categories)
+            values = ", ".join(dialect.literal(str(v)) for v in col.categories)
             found.append(Count(name, OUTSIDE_CATEGORIES, f"COUNT(*) FILTER (WHERE CAST({c} AS "
                                                          f"{dialect.text}) NOT IN ({values}))"))
         if _bounded(col):

@@ -54,7 +54,7 @@ class FrameHandle:
     def __init__(self, frame: pd.DataFrame, name: str, *, dummy: bool = False) -> None:
         self.name = name
         self._frame = frame
-        self._dummy = dummy
+        self.dummy = dummy
         self.size = frame_bytes(frame)
         self._sql: SqlTable | None = None
         self._polars: pl.DataFrame | None = None
@@ -65,7 +65,7 @@ class FrameHandle:
             if self._sql is None:
                 from lomas.data.duck import SqlTable
 
-                self._sql = SqlTable(self._frame, self.name, dummy=self._dummy)
+                self._sql = SqlTable(self._frame, self.name, dummy=self.dummy)
             return self._sql
 
     @contextmanager

@@ -11,6 +11,7 @@ themselves (`frame()`) reads them into memory.
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -76,6 +77,9 @@ class ScanHandle:
                                f"{quoted_path(path)})")
         else:
             self._duck.register(SOURCE_VIEW, dataset)
+        # Released when the last user lets go of the handle (the cache may drop it while a
+        # query still runs on it), or by close().
+        self._release = weakref.finalize(self, _release, self._duck, path if owned else None)
         self.stored = {str(row[0]): family(str(row[1])) for row in
                        self._duck.execute(f"DESCRIBE SELECT * FROM {SOURCE_VIEW}").fetchall()}
 
@@ -180,7 +184,10 @@ class ScanHandle:
 
     def close(self) -> None:
         """Close the database; delete the file if it is this instance's own copy."""
-        with self.lock:
-            self._duck.close()
-        if self._owned and self._path is not None:
-            self._path.unlink(missing_ok=True)
+        self._release()
+
+
+def _release(duck: Any, owned: Path | None) -> None:
+    duck.close()
+    if owned is not None:
+        owned.unlink(missing_ok=True)

@@ -88,22 +88,19 @@ class HandleCache:
             return entry.handle
 
     def _put(self, name: str, entry: Entry) -> None:
-        old = self._entries.pop(name, None)
+        """Replace the entry. A handle dropped here is released when its last query ends
+        (never closed under a query that still runs on it)."""
+        self._entries.pop(name, None)
         self._entries[name] = entry
-        if old is not None and old.handle is not entry.handle:
-            old.handle.close()
 
     def _evict(self) -> None:
         """Drop least recently used entries over the bound; the newest always stays."""
         while len(self._entries) > 1 and sum(e.handle.size for e in self._entries.values()) > \
                 self._max_bytes:
-            name, entry = self._entries.popitem(last=False)
-            entry.handle.close()
+            name, _ = self._entries.popitem(last=False)
             self.stats.evictions += 1
             log.info("handle cache: evicted %s", name)
 
     def forget(self, name: str) -> None:
         with self._lock:
-            entry = self._entries.pop(name, None)
-        if entry is not None:
-            entry.handle.close()
+            self._entries.pop(name, None)

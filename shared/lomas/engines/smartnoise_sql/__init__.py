@@ -26,7 +26,8 @@ def prepare(dataset: Dataset, req: DatasetRequest) -> Prepared:
 
     def run(handle: Handle) -> SmartnoiseSqlResult:
         assert isinstance(req, SmartnoiseSqlRequest)
-        frame = execution.execute(handle, dataset.name, dataset.metadata, req)
+        frame = execution.execute(handle, dataset.name, dataset.metadata, req,
+                                  private=not getattr(handle, "dummy", False))
         return SmartnoiseSqlResult(df=to_tight(frame))
 
     def plan(handle: Handle) -> None:

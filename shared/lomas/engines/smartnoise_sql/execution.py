@@ -19,7 +19,7 @@ from lomas.data import Planned
 from lomas.data.duck import no_data
 from lomas.domain import PrivacyCost
 from lomas.engines.smartnoise_sql.noise_scale import speed_up_searches
-from lomas.errors import ExternalLibraryError, InvalidQuery, LomasError
+from lomas.errors import DatasetUnavailable, ExternalLibraryError, InvalidQuery, LomasError
 from lomas.ports import Handle
 from lomas_contract.engines.smartnoise_sql import SmartnoiseSqlCostRequest, SmartnoiseSqlRequest
 from lomas_contract.models import DatasetMetadata
@@ -129,6 +129,7 @@ def estimate_cost(
 
     Raises InvalidQuery for SQL that SmartNoise refuses (not DP, unknown columns).
     """
+    refuse_backslashes(request.query_str)
     if metadata.censor_dims and request.delta == 0:
         # snsql accepts this when costing and refuses it only when executing.
         raise InvalidQuery(
@@ -162,11 +163,23 @@ def _cost(dataset_name: str, metadata_json: str, query: str, epsilon: float, del
     return float(cost_epsilon), float(cost_delta)
 
 
+def refuse_backslashes(query: str) -> None:
+    """SmartNoise reads \\' in a string literal as an escaped quote and copies it into the SQL
+    it sends; DuckDB and PostgreSQL end the string there, so the rest would run as SQL of the
+    researcher's (unclamped, unbounded). No backslash, then. Raises InvalidQuery."""
+    if "\\" in query:
+        raise InvalidQuery("Backslashes are not allowed in queries (in a string, write a quote "
+                           "as two quotes: 'it''s').")
+
+
 def execute(
-    handle: Handle, dataset_name: str, metadata: DatasetMetadata, request: SmartnoiseSqlRequest
+    handle: Handle, dataset_name: str, metadata: DatasetMetadata, request: SmartnoiseSqlRequest,
+    private: bool = True,
 ) -> pd.DataFrame:
     """Run the query once in the handle's SQL session. Raises ExternalLibraryError if snsql
-    fails."""
+    fails: on private data its message names the failure's kind only (a database's message
+    can quote the value it met), in full on dummy data."""
+    refuse_backslashes(request.query_str)
     priv = privacy(request.epsilon, request.delta, request.mechanisms)
     try:
         with handle.sql() as session:
@@ -175,10 +188,27 @@ def execute(
     except LomasError:  # the source could not be reached (DatasetUnavailable), or refused
         raise
     except Exception as exc:
-        log.warning("smartnoise-sql execution failed: %r", exc)
-        raise ExternalLibraryError(f"SmartNoise-SQL failed: {_short(exc)}",
+        if not private:
+            raise ExternalLibraryError(f"SmartNoise-SQL failed: {_short(exc)}",
+                                       cause=_cause(exc)) from exc
+        log.warning("smartnoise-sql execution failed on private data: %s", type(exc).__name__)
+        raise ExternalLibraryError(f"SmartNoise-SQL failed on the data: {_kind(exc)}",
                                    cause=_cause(exc)) from exc
     return _frame(list(rows), request.postprocess)
+
+
+def _kind(exc: BaseException) -> str:
+    """A failure on private data, named without its message (it may quote a value)."""
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    if "QueryCanceled" in names:
+        return "the database cancelled it (statement timeout)"
+    return type(exc).__name__
+
+
+def _transient(exc: BaseException) -> bool:
+    """A failure of the connection or the cluster, not of the query (nothing to memoise)."""
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    return bool(names & {"OperationalError", "Py4JError", "Py4JNetworkError"})
 
 
 SQL_ERRORS = {"BinderException", "CatalogException", "ParserException"}
@@ -209,6 +239,7 @@ def plan(handle: Handle, dataset_name: str, metadata: DatasetMetadata,
          request: SmartnoiseSqlRequest) -> None:
     """Have the handle's database plan the rewritten query, reading no row. Raises
     ExternalLibraryError naming why it cannot run it."""
+    refuse_backslashes(request.query_str)
     priv = privacy(request.epsilon, request.delta, request.mechanisms)
     try:
         with handle.plan() as session:
@@ -224,6 +255,10 @@ def plan(handle: Handle, dataset_name: str, metadata: DatasetMetadata,
     except LomasError:
         raise
     except Exception as exc:
+        if _transient(exc):  # a lock past the timeout, a connection or a context gone
+            log.error("planning on the dataset's database failed: %s", type(exc).__name__)
+            raise DatasetUnavailable("The dataset's database could not plan the query now; "
+                                     "nothing was charged.") from exc
         log.info("smartnoise-sql query not plannable: %r", exc)
         raise ExternalLibraryError(_short(exc)) from exc
 

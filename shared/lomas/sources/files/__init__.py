@@ -91,7 +91,7 @@ class FileSource:
             if (arrow := self.arrow_dataset(access)) is not None:
                 return _scan(name, metadata, dataset=arrow)
             target = self._new_file(".parquet")
-            self.download(access, target)
+            _download(self, access, target)
             return _scan(name, metadata, path=target, owned=True)
         from lomas.sources.files.convert import csv_to_parquet
 
@@ -99,7 +99,7 @@ class FileSource:
         copy = None
         if source is None:
             source = copy = self._new_file(".csv")
-            self.download(access, copy)
+            _download(self, access, copy)
         target = self._new_file(".parquet")
         try:
             csv_to_parquet(source, target, metadata)
@@ -117,10 +117,17 @@ class FileSource:
             handle = self._scan(dataset)
         except FormatError as exc:
             raise SourceError(str(exc)) from exc
-        if refused := handle.refusals():
+        import duckdb
+
+        try:
+            if refused := handle.refusals():
+                raise SourceError("; ".join(f"{p.column}: {p.problem}" for p in refused))
+            return handle.serve()
+        except (SourceError, duckdb.Error, OSError) as exc:
             handle.close()
-            raise SourceError("; ".join(f"{p.column}: {p.problem}" for p in refused))
-        return handle.serve()
+            if isinstance(exc, SourceError):
+                raise
+            raise SourceError(f"the Parquet file cannot be read: {_first_line(exc)}") from exc
 
     def check(self, dataset: Dataset) -> DatasetCheckResponse:
         """Compare with the metadata in one aggregate pass; counts, never values."""
@@ -137,6 +144,15 @@ class FileSource:
             handle.close()
         return DatasetCheckResponse(dataset_name=dataset.name, rows=rows, columns=columns,
                                     problems=found)
+
+
+def _download(source: FileSource, access: Any, target: Path) -> None:
+    """The file into `target`; a partial copy is removed if the download fails."""
+    try:
+        source.download(access, target)
+    except BaseException:
+        target.unlink(missing_ok=True)
+        raise
 
 
 def _scan(name: str, metadata: Any, **where: Any) -> ScanHandle:

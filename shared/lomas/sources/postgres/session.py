@@ -47,8 +47,11 @@ def open_pool(conninfo: str, size: int, connect_timeout: float,
 def aliases(table: str, columns: list[str], names: list[str]) -> str:
     """`WITH df AS NOT MATERIALIZED (SELECT <columns> FROM "schema"."table"), ...`."""
     schema, name = table.split(".")
+    # Each declared column quoted as the table has it, named unquoted as SmartNoise writes
+    # it (`user` or `current_date` would otherwise be PostgreSQL's own values).
     source = sql.SQL("SELECT {} FROM {}").format(
-        sql.SQL(", ").join(sql.SQL(c) for c in columns), sql.Identifier(schema, name))
+        sql.SQL(", ").join(sql.SQL("{} AS {}").format(sql.Identifier(c), sql.SQL(c))
+                           for c in columns), sql.Identifier(schema, name))
     parts = [sql.SQL("{} AS NOT MATERIALIZED ({})").format(sql.SQL(n), source) for n in names]
     return sql.SQL("WITH {} ").format(sql.SQL(", ").join(parts)).as_string(None)
 

@@ -27,7 +27,8 @@ DEFAULTS = {
 }
 
 FAMILIES = {"tinyint": "int", "smallint": "int", "int": "int", "bigint": "int",
-            "float": "float", "double": "float", "string": "string", "boolean": "boolean",
+            "float": "float", "double": "float", "decimal": "float", "string": "string",
+            "boolean": "boolean",
             "timestamp": "datetime", "timestamp_ntz": "datetime", "date": "datetime"}
 
 
