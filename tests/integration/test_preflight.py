@@ -77,15 +77,9 @@ def test_an_opendp_pipeline_that_fails_on_dummy_data_spends_nothing(
 def test_a_failure_from_the_dummy_values_is_no_refusal(world) -> None:
     """A string column whose real values are digits: casting it fails on the dummy strings,
     not on the data. The preflight refuses only what fails because of the query."""
-    from lomas.domain import Dataset, PrivacyCost
-    from lomas_contract import models as m
-    from lomas_contract.sources.local import LocalAccess
+    from tests.support.data import codes_dataset
 
-    data = world.ctx.settings.resolved_data_root
-    (data / "codes.csv").write_text("code\n" + "\n".join(str(i % 9) for i in range(500)))
-    metadata = m.DatasetMetadata.model_validate({"columns": {"code": {"type": "string"}}})
-    world.store.create_dataset(Dataset("codes", LocalAccess(path="codes.csv"), metadata))
-    world.store.put_grant("alice", "codes", PrivacyCost(10.0, 1e-3))
+    codes_dataset(world, "codes", [str(i % 9) for i in range(500)])
     req = SmartnoiseSqlRequest(dataset_name="codes", epsilon=1.0, delta=1e-5,
                                query_str="SELECT COUNT(*) AS n FROM codes "
                                          "WHERE CAST(code AS INTEGER) > 4")

@@ -174,13 +174,9 @@ def test_a_failure_on_private_data_quotes_none_of_its_values(
     """A cast that the dummy data survives but a private value does not: charged, failed,
     and neither the answer, the archive nor the log quotes the value."""
     from lomas.errors import ExternalLibraryError
-    from lomas_contract import models as m
+    from tests.support.data import codes_dataset
 
-    data = world.ctx.settings.resolved_data_root
-    (data / "names.csv").write_text("code\n" + "\n".join(["7"] * 300 + ["Alice Secret"]))
-    metadata = m.DatasetMetadata.model_validate({"columns": {"code": {"type": "string"}}})
-    world.store.create_dataset(Dataset("names", LocalAccess(path="names.csv"), metadata))
-    world.store.put_grant("alice", "names", PrivacyCost(10.0, 1e-3))
+    codes_dataset(world, "names", ["7"] * 300 + ["Alice Secret"])
     req = SmartnoiseSqlRequest(dataset_name="names", epsilon=1.0, delta=1e-5,
                                query_str="SELECT COUNT(*) AS n FROM names "
                                          "WHERE CAST(code AS INTEGER) > 3")
