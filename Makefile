@@ -38,6 +38,7 @@ run: $(STAMP)  ## start Lomas on http://127.0.0.1:$(PORT) with the embedded stor
 	LOMAS_DEV_MODE=true LOMAS_PORT=$(PORT) $(BIN)/lomas-serve
 
 test: $(STAMP) $(SAM_STAMP) $(WHEELS_STAMP) lint  ## lint, then the whole test suite
+	@$(BIN)/python -c 'import pyspark' 2>/dev/null || { echo "pyspark is missing from $(VENV): rm $(STAMP) and run make test again"; exit 1; }
 	SAM_CLI_TELEMETRY=0 $(BIN)/python -m pytest
 
 lint: $(STAMP)

@@ -41,37 +41,14 @@ def _exact_query(rows: int, name: str) -> str:
     """The rewritten (exact) query SmartNoise sends for COUNT_AVG on the dataset."""
     import snsql
 
-    from lomas.data.duck import SqlTable
+    from lomas.data.duck import no_data
     from lomas.engines.smartnoise_sql.execution import snsql_metadata
 
-    sent: list[str] = []
-    table = SqlTable(demo.income_frame(50, seed=1), name)
-
-    class Recording:
-        def cursor(self) -> Any:
-            inner = table.connection.cursor()
-
-            class Cursor:
-                description = property(lambda self: inner.description)
-
-                def execute(self, sql: str) -> None:
-                    sent.append(sql)
-                    inner.execute(sql)
-
-                def __iter__(self) -> Any:
-                    return iter(inner)
-
-            return Cursor()
-
-        def commit(self) -> None: ...
-
-        def rollback(self) -> None: ...
-
-    snsql.from_connection(Recording(), engine="postgres",
-                          privacy=snsql.Privacy(epsilon=EPSILON, delta=DELTA),
-                          metadata=snsql_metadata(name, demo.income_metadata(rows))).execute(
-        COUNT_AVG.format(t=name))
-    return sent[0]
+    private = snsql.from_connection(no_data(), engine="postgres",
+                                    privacy=snsql.Privacy(epsilon=EPSILON, delta=DELTA),
+                                    metadata=snsql_metadata(name, demo.income_metadata(rows)))
+    subquery, _ = private._rewrite(COUNT_AVG.format(t=name))
+    return private.reader.serializer.serialize(subquery)
 
 
 def postgres_rows(suite: Any, lab: Any, rows: int, runs: int) -> dict[str, Any]:

@@ -100,3 +100,10 @@ def rebuild(error: dict[str, str]) -> LomasError:
     if not (isinstance(cls, type) and issubclass(cls, LomasError)) or cls is RateLimited:
         cls = InternalServer
     return cls(error.get("message", "Internal server error."))
+
+
+def first_line(exc: BaseException, limit: int = 200) -> str:
+    """An exception's first line, cut to `limit` characters (its type name if it has none):
+    what a cause logged or shown to an administrator needs of a library's message."""
+    text = str(exc)
+    return text.splitlines()[0][:limit] if text.strip() else type(exc).__name__

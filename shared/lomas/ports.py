@@ -247,6 +247,10 @@ class DatasetSources(Protocol):
 
     def offers(self, access: DatasetAccess) -> frozenset[Capability]: ...
 
+    def pushes_down(self, access: DatasetAccess) -> bool:
+        """Whether queries run in the data's own database or cluster."""
+        ...
+
     def validate_access(self, access: DatasetAccess) -> None:
         """Raises InvalidQuery for an access that can never work."""
 

@@ -9,14 +9,16 @@ administrator's), quoted here.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from lomas_contract.models import ColumnMetadata, DatasetMetadata, DatasetProblem
 
 NULLS = "nulls in a non-nullable column"
 OUTSIDE_CATEGORIES = "type: values outside the categories"
 OUTSIDE_BOUNDS = "values outside the bounds (clamped)"
+NOT_INT = "type: values that are not int"
 
 FAMILIES = {
     "int": ("int",),
@@ -84,8 +86,7 @@ def counts(metadata: DatasetMetadata, stored: dict[str, str],
         if not col.nullable:
             found.append(Count(name, NULLS, f"COUNT(*) FILTER (WHERE {c} IS NULL)"))
         if col.type == "int" and stored[name] == "float":
-            found.append(Count(name, "type: values that are not int",
-                               f"COUNT(*) FILTER (WHERE {not_integral(c)})"))
+            found.append(Count(name, NOT_INT, f"COUNT(*) FILTER (WHERE {not_integral(c)})"))
         if col.categories is not None:
             values = ", ".join(dialect.literal(str(v)) for v in col.categories)
             found.append(Count(name, OUTSIDE_CATEGORIES, f"COUNT(*) FILTER (WHERE CAST({c} AS "
@@ -104,6 +105,14 @@ def _bounded(col: ColumnMetadata) -> bool:
 def aggregate(table: str, checks: list[Count]) -> str:
     """One SELECT: COUNT(*), then each check's count."""
     return f"SELECT {', '.join(['COUNT(*)', *(c.sql for c in checks)])} FROM {table}"
+
+
+def result(metadata: DatasetMetadata, stored: dict[str, str], checks: list[Count],
+           row: Sequence[Any] | None) -> tuple[int, list[DatasetProblem]]:
+    """The row count and the problems, from the row `aggregate(..., checks)` returned."""
+    assert row is not None
+    rows = int(row[0])
+    return rows, problems(metadata, stored, rows, checks, [int(v) for v in row[1:]])
 
 
 def problems(metadata: DatasetMetadata, stored: dict[str, str], rows: int,

@@ -85,6 +85,10 @@ class Connection:
     def cursor(self) -> _Cursor:
         return _Cursor(self._connection, self.plan_only)
 
+    def planner(self) -> Connection:
+        """The same database, its statements planned (EXPLAIN), not run."""
+        return Connection(self._connection, plan_only=True)
+
     def commit(self) -> None:
         return None
 

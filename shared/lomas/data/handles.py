@@ -1,5 +1,5 @@
 """A dataset held as a pandas frame in memory, as engines read it: the handle of dummy
-data, and of file sources until they scan in place.
+data (private files are scanned in place: `lomas.data.scan`).
 
 SQL runs in DuckDB over the frame where it is (nothing copied, `duck.SqlTable`), made
 once per handle; polars reads the same Arrow-backed columns.
@@ -79,11 +79,9 @@ class FrameHandle:
     @contextmanager
     def plan(self) -> Iterator[Session]:
         """A session whose statements DuckDB plans (EXPLAIN) but does not run."""
-        from lomas.data.duck import Connection
-
         table = self._table()
         with table.lock:
-            yield Session(Connection(table.connection._connection, plan_only=True))
+            yield Session(table.connection.planner())
 
     def lazy(self) -> pl.LazyFrame:
         with self._lock:

@@ -18,14 +18,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lomas.data import checks
-from lomas.data.duck import DUCKDB_CONFIG, Connection, seal
+from lomas.data.duck import Connection, connect, seal
 from lomas.data.frames import pandas_dtype
 from lomas.data.handles import Session
 from lomas.domain import Capability
 from lomas_contract.models import DatasetMetadata, DatasetProblem
 
 if TYPE_CHECKING:
-    import duckdb
     import pandas as pd
     import polars as pl
 
@@ -55,6 +54,10 @@ def quoted_path(path: Path) -> str:
     return checks.literal(str(path))
 
 
+def not_integral(column: str) -> str:
+    return f"{column} <> trunc({column})"
+
+
 class ScanHandle:
     """One dataset version in a Parquet file (or a pyarrow dataset), scanned in place."""
 
@@ -62,15 +65,13 @@ class ScanHandle:
 
     def __init__(self, name: str, metadata: DatasetMetadata, *, path: Path | None = None,
                  dataset: Any = None, owned: bool = False) -> None:
-        import duckdb
-
         assert (path is None) != (dataset is None)
         self.name, self._metadata = name, metadata
         self._path, self._dataset, self._owned = path, dataset, owned
         # Nothing is held in memory; a copy of the file's own takes the instance's disk.
         self.size = path.stat().st_size if owned and path is not None else 0
         self.lock = threading.Lock()
-        self._duck = duckdb.connect(":memory:", config=DUCKDB_CONFIG)
+        self._duck = connect()
         if path is not None:
             self._duck.execute(f"SET allowed_paths = [{quoted_path(path)}]")
             self._duck.execute(f"CREATE VIEW {SOURCE_VIEW} AS SELECT * FROM read_parquet("
@@ -105,8 +106,8 @@ class ScanHandle:
                     f"(SELECT COUNT(*) FROM (SELECT DISTINCT {c} AS v FROM {SOURCE_VIEW}) "
                     f"WHERE v IS NOT NULL AND CAST(v AS VARCHAR) NOT IN ({values}))")))
             if col.type == "int" and self.stored[name] == "float":
-                queries.append((name, "type: values that are not int", (
-                    f"(SELECT COUNT(*) FROM {SOURCE_VIEW} WHERE {c} <> trunc({c}))")))
+                queries.append((name, checks.NOT_INT, (
+                    f"(SELECT COUNT(*) FROM {SOURCE_VIEW} WHERE {not_integral(c)})")))
         if queries:
             row = self._duck.execute("SELECT " + ", ".join(q for _, _, q in queries)).fetchone()
             assert row is not None
@@ -126,12 +127,9 @@ class ScanHandle:
 
     def problems(self) -> tuple[int, list[DatasetProblem]]:
         """The row count, and how the file departs from the metadata (counts only)."""
-        found = checks.counts(self._metadata, self.stored, lambda c: f"{c} <> trunc({c})")
+        found = checks.counts(self._metadata, self.stored, not_integral)
         row = self._duck.execute(checks.aggregate(SOURCE_VIEW, found)).fetchone()
-        assert row is not None
-        rows = int(row[0])
-        return rows, checks.problems(self._metadata, self.stored, rows, found,
-                                     [int(v) for v in row[1:]])
+        return checks.result(self._metadata, self.stored, found, row)
 
     def serve(self) -> ScanHandle:
         """Name the declared columns (cast to their types) `df` and the dataset's name, then
@@ -144,10 +142,6 @@ class ScanHandle:
         self.connection = Connection(self._duck)
         return self
 
-    @property
-    def duck(self) -> duckdb.DuckDBPyConnection:
-        return self._duck
-
     @contextmanager
     def sql(self) -> Iterator[Session]:
         """The database's connection, its lock held for the execution (a DuckDB connection
@@ -159,7 +153,7 @@ class ScanHandle:
     def plan(self) -> Iterator[Session]:
         """A session whose statements DuckDB plans (EXPLAIN) but does not run."""
         with self.lock:
-            yield Session(Connection(self._duck, plan_only=True))
+            yield Session(self.connection.planner())
 
     def lazy(self) -> pl.LazyFrame:
         """A lazy scan through a pyarrow dataset: OpenDP's polars reads that plan (it has no

@@ -5,7 +5,7 @@ from __future__ import annotations
 import yaml
 from pydantic import ValidationError
 
-from lomas.domain import Capability, Dataset, Grant, PrivacyCost, User
+from lomas.domain import Dataset, Grant, PrivacyCost, User
 from lomas.errors import Conflict, InvalidQuery, NotFound
 from lomas.ports import StateStore
 from lomas.services.context import Context
@@ -78,7 +78,7 @@ def _checked(ctx: Context, req: m.CreateDatasetRequest) -> Dataset:
     column or another type refuses it. Raises InvalidQuery."""
     ctx.sources.validate_access(req.dataset_access)
     dataset = Dataset(req.dataset_name, req.dataset_access, _metadata(ctx, req))
-    if Capability.ROWS not in ctx.sources.offers(dataset.access):
+    if ctx.sources.pushes_down(dataset.access):
         report = ctx.sources.check(dataset)
         if unusable := [p for p in report.problems if p.problem.startswith(UNUSABLE)]:
             raise InvalidQuery("The table does not match the metadata (fix one or the other, "

@@ -34,10 +34,9 @@ class Preflight:
         return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
     def check(self, key: str, run: Callable[[], object],
-              decisive: tuple[str, ...] = ("query", "sql"),  # never "values"
               refusal: str = "This query fails on dummy data") -> None:
-        """Run `run` once per key. Raises InvalidQuery if it failed in the DP library for a
-        cause in `decisive` (see ExternalLibraryError.cause)."""
+        """Run `run` once per key. Raises InvalidQuery if it failed in the DP library because
+        of the query (not of the values it met: ExternalLibraryError.cause)."""
         with self._lock:
             outcome = self._outcomes.get(key)
             if outcome is not None:
@@ -48,7 +47,7 @@ class Preflight:
                 run()
                 outcome = ""
             except ExternalLibraryError as exc:
-                outcome = exc.message if exc.cause in decisive else ""
+                outcome = "" if exc.cause == "values" else exc.message
             with self._lock:
                 self._outcomes[key] = outcome
                 while len(self._outcomes) > self._max:

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from lomas import errors
-from lomas.domain import ArchiveRecord, Capability, Dataset, PrivacyCost, User
+from lomas.domain import ArchiveRecord, Dataset, PrivacyCost, User
 from lomas.engines import Engine, Prepared
 from lomas.errors import BudgetExhausted, Conflict, DatasetUnavailable, InvalidQuery, LomasError
 from lomas.ports import Handle, StateStore
@@ -176,9 +176,11 @@ def estimate_cost(ctx: Context, user: User, engine: Engine,
     return m.CostResponse(epsilon=cost.epsilon, delta=cost.delta)
 
 
-def preflight(engine: Engine, dataset: Dataset, request: dict[str, Any],
+def preflight(ctx: Context, engine: Engine, dataset: Dataset, request: dict[str, Any],
               prepared: Prepared) -> None:
-    """Run a new query shape on dummy data first. Raises InvalidQuery if it fails there.
+    """Run a new query shape on dummy data first and, where the query is pushed down, have
+    the data's own database plan it (reading no row). Raises InvalidQuery if either cannot
+    run it, DatasetUnavailable if the database cannot be reached; nothing is charged.
 
     The shape is the request without its epsilon: epsilon sets only the noise scales,
     and a scale that cannot be found fails the costing, before this check.
@@ -190,20 +192,11 @@ def preflight(engine: Engine, dataset: Dataset, request: dict[str, Any],
     # reference) and Spark would each coerce it their own way. Its values are not the
     # query's: a cast that fails on a dummy string refuses nothing.
     PREFLIGHT.check(key, lambda: prepared.run(dummy_handle(dataset, DUMMY_ROWS, DUMMY_SEED)))
-
-
-def plan_check(ctx: Context, engine: Engine, dataset: Dataset, request: dict[str, Any],
-               prepared: Prepared) -> None:
-    """Have the data's own database plan a new query shape (reading no row) before any
-    charge: SQL it cannot run is an InvalidQuery saying why. Raises DatasetUnavailable."""
-    if prepared.plan is None:
+    if prepared.plan is None or not ctx.sources.pushes_down(dataset.access):
         return
-    shape = {name: value for name, value in request.items() if name != "epsilon"}
-    key = PREFLIGHT.key("plan", fingerprint(engine.spec.name, shape),
-                        dataset.access.model_dump_json(), dataset.metadata.model_dump_json())
-    handle = ctx.handles.open(dataset)
-    plan = prepared.plan
-    PREFLIGHT.check(key, lambda: plan(handle),
+    handle, plan = ctx.handles.open(dataset), prepared.plan
+    PREFLIGHT.check(PREFLIGHT.key("plan", key, dataset.access.model_dump_json()),
+                    lambda: plan(handle),
                     refusal=f"The {dataset.access.type} database cannot run this query")
 
 
@@ -231,9 +224,7 @@ def plan(ctx: Context, user: User, engine: Engine, req: DatasetRequest, *,
     prepared = prepare(ctx, engine, dataset, req)
     request = req.model_dump(mode="json")
     if not dummy:
-        preflight(engine, dataset, request, prepared)
-        if Capability.ROWS not in ctx.sources.offers(dataset.access):  # pushed down
-            plan_check(ctx, engine, dataset, request, prepared)
+        preflight(ctx, engine, dataset, request, prepared)
     return Planned(dataset, request, prepared)
 
 

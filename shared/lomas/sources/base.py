@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from lomas.domain import Capability
+from lomas.domain import Capability, Dataset
 from lomas.errors import InvalidQuery
+from lomas_contract.models import DatasetCheckResponse, DatasetProblem
 
 
 class SourceError(Exception):
@@ -19,6 +20,23 @@ class SourceError(Exception):
     def __init__(self, message: str, *, invalid: bool = False) -> None:
         super().__init__(message)
         self.invalid = invalid
+
+
+def report(dataset: Dataset, rows: int,
+           problems: list[DatasetProblem]) -> DatasetCheckResponse:
+    """`datasets check`'s answer for the dataset."""
+    return DatasetCheckResponse(dataset_name=dataset.name, rows=rows,
+                                columns=list(dataset.metadata.columns), problems=problems)
+
+
+def unloadable(dataset: Dataset, cause: object) -> DatasetCheckResponse:
+    """`datasets check`'s answer when the data could not be read at all."""
+    return report(dataset, 0, [DatasetProblem(column=None, problem=f"cannot load: {cause}")])
+
+
+IN_PLACE = "in place"
+"""The version of a table read where it lives: the warm cache keeps its handle (a name and
+a prefix; the connections belong to the source), and every query reads the data afresh."""
 
 
 class RemoteHandle:

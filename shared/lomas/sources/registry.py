@@ -17,11 +17,11 @@ from pydantic import ValidationError
 from lomas.domain import Capability, Dataset, DatasetAccess
 from lomas.errors import DatasetUnavailable, InvalidQuery
 from lomas.ports import Handle, SecretStore, Source
-from lomas.sources.base import SourceError
+from lomas.sources.base import SourceError, unloadable
 from lomas.sources.files import formats
 from lomas.sources.files.formats import FormatError
 from lomas_contract.base import FileAccess
-from lomas_contract.models import DatasetCheckResponse, DatasetMetadata, DatasetProblem
+from lomas_contract.models import DatasetCheckResponse, DatasetMetadata
 from lomas_contract.sources import ACCESS
 
 if TYPE_CHECKING:
@@ -54,6 +54,11 @@ class Sources:
 
     def offers(self, access: DatasetAccess) -> frozenset[Capability]:
         return self._source(access).offers
+
+    def pushes_down(self, access: DatasetAccess) -> bool:
+        """Whether queries run in the data's own database or cluster (its rows never come
+        into this process: it offers no ROWS)."""
+        return Capability.ROWS not in self.offers(access)
 
     def validate_access(self, access: DatasetAccess) -> None:
         """Raises InvalidQuery for a data source that can never work (path, secret, format)."""
@@ -92,10 +97,7 @@ class Sources:
         try:
             return self._source(dataset.access).check(dataset)
         except SourceError as exc:
-            problem = DatasetProblem(column=None, problem=f"cannot load: {exc}")
-            return DatasetCheckResponse(dataset_name=dataset.name, rows=0,
-                                        columns=list(dataset.metadata.columns),
-                                        problems=[problem])
+            return unloadable(dataset, exc)
 
     @staticmethod
     def _unavailable(dataset: Dataset, exc: Exception) -> DatasetUnavailable:

@@ -19,7 +19,13 @@ from lomas.data import Planned
 from lomas.data.duck import no_data
 from lomas.domain import PrivacyCost
 from lomas.engines.smartnoise_sql.noise_scale import speed_up_searches
-from lomas.errors import DatasetUnavailable, ExternalLibraryError, InvalidQuery, LomasError
+from lomas.errors import (
+    DatasetUnavailable,
+    ExternalLibraryError,
+    InvalidQuery,
+    LomasError,
+    first_line,
+)
 from lomas.ports import Handle
 from lomas_contract.engines.smartnoise_sql import SmartnoiseSqlCostRequest, SmartnoiseSqlRequest
 from lomas_contract.models import DatasetMetadata
@@ -119,7 +125,7 @@ def _reader(conn: Any, dialect: str, name: str, md: DatasetMetadata, priv: Priva
 
 
 def _short(exc: BaseException) -> str:
-    return str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
+    return first_line(exc, 300)
 
 
 def estimate_cost(
@@ -178,8 +184,8 @@ def execute(
 ) -> pd.DataFrame:
     """Run the query once in the handle's SQL session. Raises ExternalLibraryError if snsql
     fails: on private data its message names the failure's kind only (a database's message
-    can quote the value it met), in full on dummy data."""
-    refuse_backslashes(request.query_str)
+    can quote the value it met), in full on dummy data. The query was costed first
+    (`estimate_cost`), which refuses what may not run."""
     priv = privacy(request.epsilon, request.delta, request.mechanisms)
     try:
         with handle.sql() as session:
@@ -197,18 +203,21 @@ def execute(
     return _frame(list(rows), request.postprocess)
 
 
+def _kinds(exc: BaseException) -> set[str]:
+    """The names of the exception's classes (drivers are not imported to test them)."""
+    return {cls.__name__ for cls in type(exc).__mro__}
+
+
 def _kind(exc: BaseException) -> str:
     """A failure on private data, named without its message (it may quote a value)."""
-    names = {cls.__name__ for cls in type(exc).__mro__}
-    if "QueryCanceled" in names:
+    if "QueryCanceled" in _kinds(exc):
         return "the database cancelled it (statement timeout)"
     return type(exc).__name__
 
 
 def _transient(exc: BaseException) -> bool:
     """A failure of the connection or the cluster, not of the query (nothing to memoise)."""
-    names = {cls.__name__ for cls in type(exc).__mro__}
-    return bool(names & {"OperationalError", "Py4JError", "Py4JNetworkError"})
+    return bool(_kinds(exc) & {"OperationalError", "Py4JError", "Py4JNetworkError"})
 
 
 SQL_ERRORS = {"BinderException", "CatalogException", "ParserException"}
@@ -239,7 +248,6 @@ def plan(handle: Handle, dataset_name: str, metadata: DatasetMetadata,
          request: SmartnoiseSqlRequest) -> None:
     """Have the handle's database plan the rewritten query, reading no row. Raises
     ExternalLibraryError naming why it cannot run it."""
-    refuse_backslashes(request.query_str)
     priv = privacy(request.epsilon, request.delta, request.mechanisms)
     try:
         with handle.plan() as session:

@@ -19,11 +19,12 @@ from typing import Any
 
 from lomas.data.scan import ScanHandle
 from lomas.domain import Capability, Dataset
-from lomas.sources.base import SourceError
+from lomas.errors import first_line
+from lomas.sources.base import SourceError, report, unloadable
 from lomas.sources.files import formats
 from lomas.sources.files.formats import FormatError
 from lomas_contract.base import FileAccess
-from lomas_contract.models import DatasetCheckResponse, DatasetProblem
+from lomas_contract.models import DatasetCheckResponse
 
 DATA_FORMATS = ("csv", "parquet")
 
@@ -87,12 +88,12 @@ class FileSource:
         name, metadata = dataset.name, dataset.metadata
         if self._format(access) == "parquet":
             if (path := self.local_path(access)) is not None:
-                return _scan(name, metadata, path=path)
+                return _open_scan(name, metadata, path=path)
             if (arrow := self.arrow_dataset(access)) is not None:
-                return _scan(name, metadata, dataset=arrow)
+                return _open_scan(name, metadata, dataset=arrow)
             target = self._new_file(".parquet")
             _download(self, access, target)
-            return _scan(name, metadata, path=target, owned=True)
+            return _open_scan(name, metadata, path=target, owned=True)
         from lomas.sources.files.convert import csv_to_parquet
 
         source = self.local_path(access)
@@ -109,41 +110,36 @@ class FileSource:
         finally:
             if copy is not None:
                 copy.unlink(missing_ok=True)
-        return _scan(name, metadata, path=target, owned=True)
+        return _open_scan(name, metadata, path=target, owned=True)
 
     def open(self, dataset: Dataset) -> ScanHandle:
         """The scan, once its data fits the metadata. Raises SourceError."""
+        import duckdb
+
         try:
             handle = self._scan(dataset)
         except FormatError as exc:
             raise SourceError(str(exc)) from exc
-        import duckdb
-
         try:
-            if refused := handle.refusals():
-                raise SourceError("; ".join(f"{p.column}: {p.problem}" for p in refused))
-            return handle.serve()
-        except (SourceError, duckdb.Error, OSError) as exc:
+            refused = handle.refusals()
+            if not refused:
+                return handle.serve()
+        except (duckdb.Error, OSError) as exc:
             handle.close()
-            if isinstance(exc, SourceError):
-                raise
-            raise SourceError(f"the Parquet file cannot be read: {_first_line(exc)}") from exc
+            raise SourceError(f"the Parquet file cannot be read: {first_line(exc)}") from exc
+        handle.close()
+        raise SourceError("; ".join(f"{p.column}: {p.problem}" for p in refused))
 
     def check(self, dataset: Dataset) -> DatasetCheckResponse:
         """Compare with the metadata in one aggregate pass; counts, never values."""
-        columns = list(dataset.metadata.columns)
         try:
             handle = self._scan(dataset)
         except (SourceError, FormatError) as exc:
-            problem = DatasetProblem(column=None, problem=f"cannot load: {exc}")
-            return DatasetCheckResponse(dataset_name=dataset.name, rows=0, columns=columns,
-                                        problems=[problem])
+            return unloadable(dataset, exc)
         try:
-            rows, found = handle.problems()
+            return report(dataset, *handle.problems())
         finally:
             handle.close()
-        return DatasetCheckResponse(dataset_name=dataset.name, rows=rows, columns=columns,
-                                    problems=found)
 
 
 def _download(source: FileSource, access: Any, target: Path) -> None:
@@ -155,7 +151,7 @@ def _download(source: FileSource, access: Any, target: Path) -> None:
         raise
 
 
-def _scan(name: str, metadata: Any, **where: Any) -> ScanHandle:
+def _open_scan(name: str, metadata: Any, **where: Any) -> ScanHandle:
     """A ScanHandle; a file DuckDB cannot read as Parquet is a FormatError."""
     import duckdb
 
@@ -164,8 +160,4 @@ def _scan(name: str, metadata: Any, **where: Any) -> ScanHandle:
     except (duckdb.Error, OSError) as exc:
         if where.get("owned"):
             where["path"].unlink(missing_ok=True)
-        raise FormatError(f"the Parquet file cannot be read: {_first_line(exc)}") from exc
-
-
-def _first_line(exc: BaseException) -> str:
-    return str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        raise FormatError(f"the Parquet file cannot be read: {first_line(exc)}") from exc

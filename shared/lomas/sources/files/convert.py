@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from lomas.data.checks import ident, literal
-from lomas.data.duck import DUCKDB_CONFIG
+from lomas.data.duck import connect
 from lomas.data.scan import DUCK_TYPES
 from lomas.sources.files.formats import FormatError
 from lomas_contract.models import DatasetMetadata
@@ -28,7 +28,7 @@ def csv_to_parquet(csv: Path, target: Path, metadata: DatasetMetadata) -> None:
     """
     import duckdb
 
-    with duckdb.connect(":memory:", config=DUCKDB_CONFIG) as duck:
+    with connect() as duck:
         nulls = ", ".join(literal(v) for v in NA_VALUES)
         try:
             duck.execute(f"CREATE VIEW raw AS SELECT * FROM read_csv({literal(str(csv))}, "

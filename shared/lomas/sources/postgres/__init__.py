@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from lomas.domain import Capability, Dataset
 from lomas.ports import SecretStore
-from lomas.sources.base import SourceError
+from lomas.sources.base import IN_PLACE, SourceError
 from lomas.sources.secrets import SecretNotFound
 from lomas_contract.models import DatasetCheckResponse
 from lomas_contract.sources.postgres import PostgresAccess
@@ -79,8 +79,7 @@ class PostgresSource:
         self._secret(access)
 
     def version(self, access: PostgresAccess) -> str | None:
-        """None: the rows are read where they are on every query; nothing is kept here."""
-        return None
+        return IN_PLACE
 
     def open(self, dataset: Dataset) -> PostgresHandle:
         from lomas.sources.postgres.session import PostgresHandle

@@ -7,6 +7,7 @@ import psycopg
 from lomas.data import checks
 from lomas.domain import Dataset
 from lomas.errors import DatasetUnavailable
+from lomas.sources.base import report, unloadable
 from lomas.sources.postgres.session import PostgresHandle
 from lomas_contract.models import DatasetCheckResponse, DatasetProblem
 
@@ -30,17 +31,12 @@ def _stored(conn: psycopg.Connection, table: str) -> dict[str, str]:
 
 def check(handle: PostgresHandle, dataset: Dataset) -> DatasetCheckResponse:
     """The row count, and per column its type, nulls, bounds and categories, as counts."""
-    columns, md = list(dataset.metadata.columns), dataset.metadata
-
-    def report(rows: int, problems: list[DatasetProblem]) -> DatasetCheckResponse:
-        return DatasetCheckResponse(dataset_name=dataset.name, rows=rows, columns=columns,
-                                    problems=problems)
-
+    md = dataset.metadata
     try:
         with handle.connection() as conn:
             stored = _stored(conn, handle.table)
             if not stored:
-                return report(0, [DatasetProblem(
+                return report(dataset, 0, [DatasetProblem(
                     column=None, problem=f"no table {handle.table} (or no access to it)")])
             found = checks.counts(md, stored, lambda c: f"{c}::numeric <> trunc({c}::numeric)")
             schema, name = handle.table.split(".")
@@ -48,10 +44,7 @@ def check(handle: PostgresHandle, dataset: Dataset) -> DatasetCheckResponse:
             row = conn.execute(checks.aggregate(table, found)).fetchone()
             conn.rollback()
     except DatasetUnavailable as exc:
-        return report(0, [DatasetProblem(column=None, problem=f"cannot load: {exc.message}")])
+        return unloadable(dataset, exc.message)
     except psycopg.Error as exc:
-        return report(0, [DatasetProblem(column=None, problem=f"cannot load: "
-                                                              f"{type(exc).__name__}")])
-    assert row is not None
-    rows = int(row[0])
-    return report(rows, checks.problems(md, stored, rows, found, [int(v) for v in row[1:]]))
+        return unloadable(dataset, type(exc).__name__)
+    return report(dataset, *checks.result(md, stored, found, row))

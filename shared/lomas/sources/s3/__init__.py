@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from lomas.errors import first_line
 from lomas.ports import SecretStore
 from lomas.sources.base import SourceError
 from lomas.sources.files import FileSource
@@ -96,9 +97,9 @@ class S3Source(FileSource):
             raise SourceError(f"access denied to {access.location()} (check the credentials)"
                               ) from exc
         except ValueError as exc:  # pyarrow's ArrowInvalid: not a Parquet file
-            raise SourceError(f"the Parquet file cannot be read: {_first_line(exc)}") from exc
+            raise SourceError(f"the Parquet file cannot be read: {first_line(exc)}") from exc
         except OSError as exc:
-            raise SourceError(f"cannot reach S3 for {access.location()}: {_first_line(exc)}"
+            raise SourceError(f"cannot reach S3 for {access.location()}: {first_line(exc)}"
                               ) from exc
 
     def download(self, access: S3Access, target: Path) -> None:
@@ -139,7 +140,3 @@ class S3Source(FileSource):
 def build(settings: Settings, secrets: SecretStore) -> S3Source:
     return S3Source(secrets, settings.source_connect_timeout, settings.source_read_timeout,
                     settings.files_cache_dir)
-
-
-def _first_line(exc: BaseException) -> str:
-    return str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__

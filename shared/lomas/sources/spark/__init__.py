@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from lomas.domain import Capability, Dataset
 from lomas.ports import SecretStore
-from lomas.sources.base import SourceError
+from lomas.sources.base import IN_PLACE, SourceError
 from lomas_contract.models import DatasetCheckResponse
 from lomas_contract.sources.spark import SparkAccess
 
@@ -51,8 +51,7 @@ class SparkSource:
                               "it)", invalid=True)
 
     def version(self, access: SparkAccess) -> str | None:
-        """None: Spark reads the data where it is on every query; nothing is kept here."""
-        return None
+        return IN_PLACE
 
     def open(self, dataset: Dataset) -> SparkHandle:
         from lomas.sources.spark.session import SparkHandle

@@ -12,9 +12,9 @@ from typing import Any
 from lomas.data import Planned, checks
 from lomas.data.handles import Session
 from lomas.domain import Dataset
-from lomas.errors import InvalidQuery
-from lomas.sources.base import RemoteHandle, SourceError
-from lomas_contract.models import DatasetCheckResponse, DatasetProblem
+from lomas.errors import InvalidQuery, first_line
+from lomas.sources.base import RemoteHandle, SourceError, report, unloadable
+from lomas_contract.models import DatasetCheckResponse
 from lomas_contract.sources.spark import SparkAccess
 
 log = logging.getLogger(__name__)
@@ -109,18 +109,12 @@ class SparkHandle(RemoteHandle):
 
 def check(handle: SparkHandle, dataset: Dataset) -> DatasetCheckResponse:
     """One aggregate query in Spark: counts come back, never values."""
-    md, columns = dataset.metadata, list(dataset.metadata.columns)
+    md = dataset.metadata
     try:
         frame = handle.session.sql(f"SELECT * FROM {handle.relation}")
         stored = {name: FAMILIES.get(kind.split("(")[0], kind) for name, kind in frame.dtypes}
         found = checks.counts(md, stored, lambda c: f"{c} <> floor({c})", checks.SPARK)
         row = handle.session.sql(checks.aggregate(handle.relation, found)).collect()[0]
     except Exception as exc:  # noqa: BLE001 - Spark's analysis and I/O errors
-        problem = DatasetProblem(column=None, problem=f"cannot load: {type(exc).__name__}: "
-                                 f"{str(exc).splitlines()[0][:200] if str(exc) else ''}")
-        return DatasetCheckResponse(dataset_name=dataset.name, rows=0, columns=columns,
-                                    problems=[problem])
-    rows = int(row[0])
-    return DatasetCheckResponse(
-        dataset_name=dataset.name, rows=rows, columns=columns,
-        problems=checks.problems(md, stored, rows, found, [int(v) for v in row[1:]]))
+        return unloadable(dataset, f"{type(exc).__name__}: {first_line(exc)}")
+    return report(dataset, *checks.result(md, stored, found, row))
