@@ -16,10 +16,11 @@ PORT   ?= $(or $(LOMAS_PORT),8000)
 
 .PHONY: install run test lint bench sam-validate openapi clean
 
-$(STAMP): pyproject.toml client/pyproject.toml requirements/constraints.txt
+$(STAMP): pyproject.toml client/pyproject.toml requirements/constraints.txt requirements/ml-nodeps.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 13) else "Python >= 3.13 is needed (pyenv reads .python-version); set PYTHON=python3.13")'
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q -c requirements/constraints.txt -e './client[oidc]' -e '.[dev,spark]'
+	$(BIN)/python -m pip install -q -c requirements/constraints.txt -e './client[oidc,sklearn]' -e '.[dev,spark,ml]'
+	$(BIN)/python -m pip install -q --no-deps -c requirements/constraints.txt -r requirements/ml-nodeps.txt
 	@touch $(STAMP)
 
 $(SAM_STAMP): requirements/sam-cli.txt

@@ -5,6 +5,7 @@ from typing import TYPE_CHECKING, Any
 from lomas_client.errors import (
     BudgetExhaustedError,
     ConflictError,
+    EngineUnavailableError,
     ExternalLibraryError,
     InternalServerError,
     InvalidQueryError,
@@ -35,6 +36,7 @@ __all__ = [
     "BudgetExhaustedError",
     "Client",
     "ConflictError",
+    "EngineUnavailableError",
     "ExternalLibraryError",
     "InternalServerError",
     "InvalidQueryError",

@@ -7,10 +7,12 @@ from typing import Any, cast
 import pandas as pd
 import requests
 
+from lomas_client.diffprivlib import DiffPrivLibClient
 from lomas_client.engines import EngineClient, SmartnoiseSqlClient
 from lomas_client.http import DEFAULT_TIMEOUT, Transport, route_body
 from lomas_client.jobs import DEFAULT_JOB_TIMEOUT, Job
 from lomas_client.opendp import OpenDPClient
+from lomas_client.smartnoise_synth import SmartnoiseSynthClient
 from lomas_contract import models as m
 from lomas_contract import routes as r
 from lomas_contract.engines import ENGINES
@@ -19,6 +21,8 @@ from lomas_contract.routes import Route
 NAMESPACES: dict[str, type[EngineClient]] = {
     "smartnoise_sql": SmartnoiseSqlClient,
     "opendp": OpenDPClient,
+    "smartnoise_synth": SmartnoiseSynthClient,
+    "diffprivlib": DiffPrivLibClient,
 }
 """Engines with a namespace of their own; any other engine gets the generic one."""
 
@@ -61,6 +65,14 @@ class Client:
     @property
     def opendp(self) -> OpenDPClient:
         return cast(OpenDPClient, self.engines["opendp"])
+
+    @property
+    def smartnoise_synth(self) -> SmartnoiseSynthClient:
+        return cast(SmartnoiseSynthClient, self.engines["smartnoise_synth"])
+
+    @property
+    def diffprivlib(self) -> DiffPrivLibClient:
+        return cast(DiffPrivLibClient, self.engines["diffprivlib"])
 
     def __getattr__(self, name: str) -> EngineClient:  # any other engine: client.<name>
         engines = self.__dict__.get("engines", {})

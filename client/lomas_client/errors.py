@@ -52,6 +52,10 @@ class ServiceUnavailableError(LomasClientError):
     """503: the store, the dataset source or the identity provider is unreachable for now."""
 
 
+class EngineUnavailableError(LomasClientError):
+    """501: this server does not serve that engine (not installed); nothing was spent."""
+
+
 class InternalServerError(LomasClientError):
     """500: unexpected server error; quote the request id to the operator."""
 
@@ -69,6 +73,7 @@ BY_TYPE: dict[str, type[LomasClientError]] = {
     "StoreUnavailable": ServiceUnavailableError,
     "DatasetUnavailable": ServiceUnavailableError,
     "IdentityProviderUnavailable": ServiceUnavailableError,
+    "EngineUnavailable": EngineUnavailableError,
     "InternalServer": InternalServerError,
 }
 
@@ -78,6 +83,7 @@ BY_STATUS: dict[int, type[LomasClientError]] = {
     413: PayloadTooLargeError,
     429: RateLimitedError,
     500: InternalServerError,
+    501: EngineUnavailableError,
     502: ServiceUnavailableError,
     503: ServiceUnavailableError,
     504: ServiceUnavailableError,

@@ -24,6 +24,7 @@ STATUS: dict[type[e.LomasError], int] = {
     e.ExternalLibraryError: 422,
     e.RateLimited: 429,
     e.InternalServer: 500,
+    e.EngineUnavailable: 501,
     e.DatasetUnavailable: 503,
     e.StoreUnavailable: 503,
     e.IdentityProviderUnavailable: 503,

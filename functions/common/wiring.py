@@ -9,7 +9,7 @@ from collections.abc import Callable
 from lomas.adapters.mongo import MongoStore
 from lomas.adapters.runners import LambdaRunner, ThreadRunner
 from lomas.config import Settings
-from lomas.ports import JobRunner, SecretStore
+from lomas.ports import FitRunner, JobRunner, SecretStore
 from lomas.services.context import Context, OidcRules
 from lomas.sources.cache import HandleCache
 from lomas.sources.registry import Sources
@@ -84,7 +84,14 @@ def build_context(settings: Settings, store: MongoStore | None = None,
     sources = sources or build_sources(settings)
     handles = HandleCache(sources, settings.cache_max_bytes, settings.cache_revalidate_seconds)
     return Context(settings, store, sources, handles, build_runner(settings),
-                   build_oidc(settings))
+                   build_oidc(settings), build_fits(settings))
+
+
+def build_fits(settings: Settings) -> FitRunner:
+    """Fits in child processes, at most fit_concurrency at once, each under its limit."""
+    from lomas.engines.isolation import IsolatedFits
+
+    return IsolatedFits(settings.fit_timeout_seconds, settings.fit_concurrency)
 
 
 def build_oidc(settings: Settings) -> OidcRules | None:
@@ -102,7 +109,7 @@ def build_oidc(settings: Settings) -> OidcRules | None:
 def build_runner(settings: Settings) -> JobRunner:
     if settings.job_runner == "lambda":
         return LambdaRunner(settings.job_function_name)
-    return ThreadRunner(settings.job_workers)
+    return ThreadRunner(settings.job_workers, settings.fit_concurrency)
 
 
 class ContextHolder:

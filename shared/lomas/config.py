@@ -67,6 +67,14 @@ class Settings(BaseSettings):
     job_workers: int = Field(
         default=2, ge=1, description="Worker threads running background queries at once "
         "(job_runner=threads); more jobs wait in the queue.")
+    fit_timeout_seconds: float = Field(
+        default=600.0, gt=0, description="A synthesizer's or a model's fit is stopped after "
+        "this long; it fails and its cost stays spent (the data was read). Keep it under "
+        "claim_lease_seconds, and under the Lambda function's timeout.")
+    fit_concurrency: int = Field(
+        default=1, ge=1, description="Fits running at once in one process (each in a child "
+        "process, using a core or more); more wait for a slot. Fit jobs have workers of "
+        "their own, so they never hold the other jobs' workers.")
     job_function_name: str | None = Field(
         default=None, description="The Lambda function that runs jobs (job_runner=lambda); "
         "unset: this function (AWS_LAMBDA_FUNCTION_NAME).")

@@ -90,6 +90,10 @@ class IdentityProviderUnavailable(LomasError):
     """The OIDC issuer's discovery document or keys could not be read."""
 
 
+class EngineUnavailable(LomasError):
+    """This server does not have what the engine needs installed (nothing was charged)."""
+
+
 class InternalServer(LomasError):
     """Anything unexpected; the details are only in the server log."""
 

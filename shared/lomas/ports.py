@@ -149,14 +149,26 @@ class JobStore(Protocol):
 
 
 class JobRunner(Protocol):
-    def dispatch(self, uid: str, work: Callable[[], object]) -> None:
+    def dispatch(self, uid: str, work: Callable[[], object], *, fit: bool = False) -> None:
         """Have job `uid` run soon: `work` here (a worker thread), or another invocation
-        that runs it by its uid. Raises JobDispatchFailed if it cannot be handed over."""
+        that runs it by its uid. A `fit` job waits for a fit slot of its own, so that fits
+        never hold the other jobs' workers. Raises JobDispatchFailed if it cannot be
+        handed over."""
 
     def wait(self, uid: str, seconds: float) -> tuple[bool, object]:
         """If job `uid` runs in this process, wait until it ends (at most `seconds`):
         (True, what `work` returned, or None if it has not ended). Else (False, None) at
         once: the caller polls the store."""
+
+
+class FitRunner(Protocol):
+    """Fits a model or a synthesizer in a child process, under the fit time limit."""
+
+    def run(self, task: str, spec: dict[str, Any], frame: Any, *,
+            dummy: bool) -> dict[str, Any]:
+        """The fit's JSON answer. `frame`: the rows it reads (a polars DataFrame). Raises
+        InvalidQuery, or ExternalLibraryError (failed, or stopped at its time limit)."""
+        ...
 
 
 class StateStore(UserStore, DatasetStore, BudgetLedger, QueryArchive, RateCounter, JobStore,

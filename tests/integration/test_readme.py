@@ -47,3 +47,37 @@ def test_quickstart_runs_and_the_budget_drops_by_the_cost(mongo_world: World) ->
     assert after["remaining_epsilon"] == pytest.approx(before["remaining_epsilon"] - 3.0)
     grant = store.get_grant("alice", "income_synth")
     assert grant is not None and grant.spent.epsilon == 3.0
+
+
+def test_readme_synth_snippet_is_the_example_file() -> None:
+    readme = (ROOT / "README.md").read_text()
+    example = (ROOT / "examples" / "synth_quickstart.py").read_text()
+    assert example.split('"""\n\n', 1)[1] in readme
+
+
+@pytest.mark.slow
+def test_synth_and_model_examples_run_and_show_in_the_history(mongo_world: World) -> None:
+    from lomas_client import Client
+
+    store = mongo_world.store
+    store.create_dataset(write_income(mongo_world.ctx.settings.resolved_data_root, "income_synth"))
+    store.put_grant("alice", "income_synth", PrivacyCost(10.0, 0.005))
+    for server in serve(mongo_world):
+        env = dict(os.environ, LOMAS_URL=server.url, LOMAS_TOKEN=mongo_world.token)
+        out = subprocess.run([sys.executable, str(ROOT / "examples" / "synth_quickstart.py")],
+                             env=env, capture_output=True, text=True, timeout=300, check=True)
+        client = Client(server.url, mongo_world.token, "income_synth")
+        dummy = client.smartnoise_synth.query("aim", epsilon=1.0, delta=1e-5,
+                                              select_cols=["sex", "age"], nb_samples=10,
+                                              synth_params={"rounds": 2}, dummy=True)
+        history = client.get_previous_queries()
+    lines = out.stdout.splitlines()
+    assert "epsilon" in lines[0] and "delta=1e-05" in lines[0]
+    assert "education" in lines[1]
+    assert lines[-3].startswith("accuracy ")
+    assert lines[-2] in ("['F']", "['M']")
+    assert len(dummy) == 10 and list(dummy.columns) == ["sex", "age"]
+    grant = store.get_grant("alice", "income_synth")
+    assert grant is not None  # MWEM 0.5, the pipeline 1.5, its score 0.2: nothing else
+    assert grant.spent.epsilon == pytest.approx(2.2) and grant.spent.delta == 0.0
+    assert {"smartnoise_synth", "diffprivlib"} <= {str(q.get("engine")) for q in history}

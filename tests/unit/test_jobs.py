@@ -27,7 +27,7 @@ class Held:
     def __init__(self) -> None:
         self.work: dict[str, Callable[[], object]] = {}
 
-    def dispatch(self, uid: str, work: Callable[[], object]) -> None:
+    def dispatch(self, uid: str, work: Callable[[], object], *, fit: bool = False) -> None:
         self.work[uid] = work
 
     def run_all(self) -> None:
@@ -39,7 +39,7 @@ class Held:
 
 
 class Down:
-    def dispatch(self, uid: str, work: Callable[[], object]) -> None:
+    def dispatch(self, uid: str, work: Callable[[], object], *, fit: bool = False) -> None:
         raise RuntimeError("no runner")
 
     def wait(self, uid: str, seconds: float) -> tuple[bool, object]:

@@ -12,11 +12,13 @@ from typing import TYPE_CHECKING, Annotated, Union
 from pydantic import Field
 
 from lomas_contract.base import EngineResult, EngineSpec
-from lomas_contract.engines import opendp, smartnoise_sql
+from lomas_contract.engines import diffprivlib, opendp, smartnoise_sql, smartnoise_synth
 
 ENGINES: dict[str, EngineSpec] = {spec.name: spec for spec in (
     smartnoise_sql.SPEC,
     opendp.SPEC,
+    smartnoise_synth.SPEC,
+    diffprivlib.SPEC,
 )}
 
 if TYPE_CHECKING:

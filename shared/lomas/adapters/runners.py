@@ -32,17 +32,18 @@ class _Run(threading.Event):
 
 
 class ThreadRunner:
-    """A bounded pool of worker threads (the container). Jobs beyond it wait in its
+    """Bounded pools of worker threads (the container): one for queries, one for fits
+    (so that a long fit never holds a query's worker). Jobs beyond them wait in their
     queue; a job still queued when its lease ends is failed and refunded by its reader."""
 
-    def __init__(self, workers: int) -> None:
-        self._workers = workers
-        self._pool: ThreadPoolExecutor | None = None
+    def __init__(self, workers: int, fit_workers: int = 1) -> None:
+        self._sizes = {False: workers, True: fit_workers}
+        self._pools: dict[bool, ThreadPoolExecutor] = {}
         self._lock = threading.Lock()
         self._running: dict[str, _Run] = {}
         self._ended: OrderedDict[str, _Run] = OrderedDict()  # the latest, for late waiters
 
-    def dispatch(self, uid: str, work: Callable[[], object]) -> None:
+    def dispatch(self, uid: str, work: Callable[[], object], *, fit: bool = False) -> None:
         done = _Run()
 
         def run() -> None:
@@ -57,11 +58,12 @@ class ThreadRunner:
                         self._ended.popitem(last=False)
 
         with self._lock:
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(self._workers, thread_name_prefix="lomas-job")
+            if fit not in self._pools:
+                self._pools[fit] = ThreadPoolExecutor(
+                    self._sizes[fit], thread_name_prefix="lomas-fit" if fit else "lomas-job")
             self._running[uid] = done
             try:
-                self._pool.submit(run)
+                self._pools[fit].submit(run)
             except RuntimeError as exc:  # shut down
                 self._running.pop(uid, None)
                 raise JobDispatchFailed(f"job {uid}: the worker pool is shut down") from exc
@@ -78,8 +80,9 @@ class ThreadRunner:
 
     def shutdown(self, wait: bool = True) -> None:
         with self._lock:
-            if self._pool is not None:
-                self._pool.shutdown(wait=wait)
+            pools = list(self._pools.values())
+        for pool in pools:
+            pool.shutdown(wait=wait)
 
 
 class LambdaRunner:
@@ -100,7 +103,8 @@ class LambdaRunner:
             raise JobDispatchFailed("no function to run jobs: set LOMAS_JOB_FUNCTION_NAME")
         return name
 
-    def dispatch(self, uid: str, work: Callable[[], object]) -> None:
+    def dispatch(self, uid: str, work: Callable[[], object], *, fit: bool = False) -> None:
+        """Each invocation runs one job: a fit has the function to itself."""
         if self._client is None:
             import boto3
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from importlib import import_module
 from typing import cast
 
-from lomas.engines.base import Engine, Prepared
+from lomas.engines.base import Engine, Fit, Prepared
 from lomas_contract.engines import ENGINES as SPECS
 
 
@@ -23,4 +23,4 @@ def _engine(name: str) -> Engine:
 ENGINES: dict[str, Engine] = {name: _engine(name) for name in SPECS}
 """Every engine, by name, in the contract's order."""
 
-__all__ = ["ENGINES", "Engine", "Prepared"]
+__all__ = ["ENGINES", "Engine", "Fit", "Prepared"]

@@ -11,11 +11,33 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from lomas.domain import Capability, Dataset, PrivacyCost
 from lomas.ports import Handle
 from lomas_contract.base import DatasetRequest, EngineResult, EngineSpec
+
+
+@dataclass(frozen=True)
+class Fit:
+    """A model or synthesizer to fit in a child process, under the fit time limit
+    (`lomas.engines.isolation`): the query service's fit runner runs it on the handle."""
+
+    task: str
+    """The engine's fit module (a key of `lomas.engines.isolation.TASKS`)."""
+    spec: dict[str, Any]
+    """What the fit needs, as JSON, made from the request and the metadata only."""
+    columns: list[str]
+    """The columns it reads."""
+    finish: Callable[[dict[str, Any]], EngineResult]
+    """The child's JSON answer as the engine's result."""
+    requires: tuple[str, ...] = ()
+    """The modules the child imports: checked before anything is charged."""
+
+    @staticmethod
+    def unbound(handle: Handle) -> EngineResult:
+        """`Prepared.run` of a fit, until the query service binds its fit runner."""
+        raise AssertionError("a fit runs through the query service's fit runner")
 
 
 @dataclass(frozen=True)
@@ -29,6 +51,9 @@ class Prepared:
     plan: Callable[[Handle], None] | None = None
     """Where the data's own database runs the query: have it plan the query, reading no
     row. Raises ExternalLibraryError if it cannot run it."""
+    fit: Fit | None = None
+    """A fit in a child process: every parameter was checked before the charge, and a
+    dummy-data preflight would cost as much as the fit, so none is run."""
 
 
 class Engine(Protocol):

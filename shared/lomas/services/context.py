@@ -3,7 +3,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lomas.config import Settings
-from lomas.ports import DatasetHandles, DatasetSources, JobRunner, StateStore, TokenVerifier
+from lomas.ports import (
+    DatasetHandles,
+    DatasetSources,
+    FitRunner,
+    JobRunner,
+    StateStore,
+    TokenVerifier,
+)
 
 
 @dataclass(frozen=True)
@@ -27,3 +34,5 @@ class Context:
     handles: DatasetHandles
     jobs: JobRunner
     oidc: OidcRules | None = None
+    fits: FitRunner | None = None
+    """Runs the fits of the synthesizers and models (None: this process serves none)."""

@@ -86,7 +86,7 @@ def submit(ctx: Context, user: User, engine: Engine, req: DatasetRequest,
             ctx.store.mark_job_charged(uid)
             job = replace(job, charged=True)
     try:
-        ctx.jobs.dispatch(uid, lambda: run(ctx, uid))
+        ctx.jobs.dispatch(uid, lambda: run(ctx, uid), fit=planned.prepared.fit is not None)
     except Exception:
         log.exception("job %s could not be dispatched", uid)
         return _lapse(ctx, job, now=job.lease_until + timedelta(seconds=1))  # lapse it now

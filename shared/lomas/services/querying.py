@@ -7,8 +7,9 @@ import json
 import logging
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from importlib.util import find_spec
 from typing import Any
 
 from lomas import errors
@@ -156,15 +157,38 @@ def _response(user: User, cost: PrivacyCost, result: EngineResult) -> dict[str, 
 
 def prepare(ctx: Context, engine: Engine, dataset: Dataset, req: DatasetRequest) -> Prepared:
     """The engine's priced query, if the dataset's source offers what it needs; reads no
-    data. Raises InvalidQuery."""
-    prepared = engine.prepare(dataset, req)
+    data. A fit is bound to the context's fit runner. Raises InvalidQuery, EngineUnavailable."""
+    try:
+        prepared = engine.prepare(dataset, req)
+    except ModuleNotFoundError as exc:
+        raise _unavailable(engine, exc.name) from None
     offers = ctx.sources.offers(dataset.access)
     if prepared.needs not in offers:
         raise InvalidQuery(
             f"This {engine.spec.label} query needs {prepared.needs.value!r} data, which a "
             f"{dataset.access.type!r} dataset does not offer (it offers "
             f"{', '.join(sorted(c.value for c in offers))}); nothing was charged.")
-    return prepared
+    if prepared.fit is None:
+        return prepared
+    fit, fits = prepared.fit, ctx.fits
+    missing = next((name for name in fit.requires if find_spec(name) is None), None)
+    if fits is None or missing is not None:
+        raise _unavailable(engine, missing or "a fit runner")
+
+    def run(handle: Handle) -> EngineResult:
+        assert fits is not None
+        frame = handle.lazy().select(fit.columns).collect()
+        return fit.finish(fits.run(fit.task, fit.spec, frame,
+                                   dummy=bool(getattr(handle, "dummy", False))))
+
+    return replace(prepared, run=run)
+
+
+def _unavailable(engine: Engine, missing: str | None) -> errors.EngineUnavailable:
+    log.warning("engine %s unavailable here: %s is missing", engine.spec.name, missing)
+    return errors.EngineUnavailable(
+        f"This server does not serve {engine.spec.label} queries ({missing} is not installed: "
+        "the `ml` extra, or the deployment's fit function); nothing was charged.")
 
 
 def estimate_cost(ctx: Context, user: User, engine: Engine,
@@ -185,6 +209,8 @@ def preflight(ctx: Context, engine: Engine, dataset: Dataset, request: dict[str,
     The shape is the request without its epsilon: epsilon sets only the noise scales,
     and a scale that cannot be found fails the costing, before this check.
     """
+    if prepared.fit is not None:
+        return  # every parameter was checked; a fit on dummy data costs as much as the fit
     shape = {name: value for name, value in request.items() if name != "epsilon"}
     key = PREFLIGHT.key(fingerprint(engine.spec.name, shape), dataset.metadata.model_dump_json())
     # Dummy data runs in DuckDB, whose types are strict: SQL it cannot bind (a string column
