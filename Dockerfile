@@ -4,6 +4,10 @@
 #   lambda        the query function on AWS Lambda (awslambdaric); infra/sam/template.yaml builds it
 #   server-spark  the server with pyspark and a Java runtime, for Spark datasets (Kubernetes);
 #                 the Lambda image carries no JVM
+#   server-ml     the server with the `ml` extra (SmartNoise-Synth, OpenDP's MST/AIM on JAX,
+#                 diffprivlib): synthetic data and DP models (Kubernetes, Helm image.variant)
+#   lambda-ml     the fit function on AWS Lambda: the same, serving those engines' routes
+#                 and running their jobs (infra/sam/template.yaml, FitFunction)
 # The query function ships as an image: its dependencies (~500 MB unzipped) are over
 # Lambda's 250 MB zip limit. Versions come from requirements/constraints.txt, as for `make`.
 ARG PYTHON_IMAGE=python:3.13-slim-bookworm
@@ -15,6 +19,7 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
 RUN python -m venv /opt/lomas
 WORKDIR /src
 COPY requirements/constraints.txt requirements/constraints.txt
+COPY requirements/ml-nodeps.txt requirements/ml-nodeps.txt
 COPY client client
 COPY pyproject.toml ./
 COPY shared shared
@@ -68,3 +73,26 @@ ENV LOMAS_HOST=0.0.0.0 \
     LOMAS_PORT=8080
 EXPOSE 8080
 CMD ["lomas-serve"]
+
+# ---- build-ml: the same virtualenv with the ml extra; SmartNoise-Synth without its declared
+#      dependencies, which pull torch (requirements/ml-nodeps.txt)
+FROM build AS build-ml
+RUN /opt/lomas/bin/pip install -c requirements/constraints.txt './client[sklearn]' '.[ml]' \
+    && /opt/lomas/bin/pip install --no-deps -c requirements/constraints.txt \
+        -r requirements/ml-nodeps.txt \
+    && /opt/lomas/bin/python -m compileall -q /opt/lomas/lib
+
+# ---- server-ml: the server that also fits synthesizers and models
+FROM runtime AS server-ml
+COPY --from=build-ml /opt/lomas /opt/lomas
+ENV LOMAS_HOST=0.0.0.0 \
+    LOMAS_PORT=8080
+EXPOSE 8080
+CMD ["lomas-serve"]
+
+# ---- lambda-ml: the fit function (its jobs run in asynchronous invocations of itself)
+FROM runtime AS lambda-ml
+COPY --from=build-ml /opt/lomas /opt/lomas
+ENV LOMAS_STATE_DIR=/tmp/lomas
+ENTRYPOINT ["/opt/lomas/bin/python", "-m", "awslambdaric"]
+CMD ["functions.query.handler.handler"]

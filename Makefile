@@ -49,6 +49,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)  ## the benchmark suite, with the published Lomas 0.4.1 (BENCH_ARGS=--no-peer to skip it)
 	$(BIN)/python bench/suite.py $(BENCH_ARGS)
+	$(BIN)/python bench/fits.py $(FITS_ARGS)
 
 openapi: $(STAMP)  ## regenerate docs/openapi.json from the route table and the wire models
 	$(BIN)/python -m functions.common.openapi > docs/openapi.json

@@ -40,7 +40,7 @@ def values(stage: str, instruction: str) -> list[str]:
 
 def test_the_dockerfile_parses_into_its_stages() -> None:
     assert list(stages()) == ["build", "runtime", "server", "lambda", "build-spark",
-                              "server-spark"]
+                              "server-spark", "build-ml", "server-ml", "lambda-ml"]
     froms = [i["value"] for i in parsed() if i["instruction"] == "FROM"]
     assert froms[2].startswith("runtime ") and froms[3].startswith("runtime ")
     args = [i["value"] for i in parsed() if i["instruction"] == "ARG"]
@@ -81,6 +81,20 @@ def test_only_the_spark_target_carries_pyspark_and_a_jvm() -> None:
     assert any("openjdk-17-jre-headless" in run for run in values("server-spark", "RUN"))
     assert values("server-spark", "USER") == ["root", "10001:10001"]
     assert values("server-spark", "CMD") == ['["lomas-serve"]']
+
+
+def test_only_the_ml_targets_carry_the_ml_engines_and_never_torch() -> None:
+    assert not any("ml" in run for stage in ("build", "server", "lambda", "build-spark")
+                   for run in values(stage, "RUN"))
+    install = " ".join(values("build-ml", "RUN"))
+    assert "'.[ml]'" in install and "--no-deps" in install and "ml-nodeps.txt" in install
+    assert "torch" not in (ROOT / "requirements" / "constraints.txt").read_text()
+    assert "torch" not in (ROOT / "requirements" / "ml-nodeps.txt").read_text().split(
+        "smartnoise-synth")[1]
+    for stage in ("server-ml", "lambda-ml"):
+        assert any("--from=build-ml /opt/lomas" in c for c in values(stage, "COPY"))
+        assert not values(stage, "RUN")
+    assert values("lambda-ml", "CMD") == values("lambda", "CMD")
 
 
 def test_the_targets_sam_and_compose_name_exist() -> None:

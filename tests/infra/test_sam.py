@@ -42,6 +42,7 @@ def translated() -> dict[str, Any]:
     template = yaml_parse(TEMPLATE.read_text())
     # `sam build` and `sam package` fill these in; the translator needs them set.
     template["Resources"]["QueryFunction"]["Properties"]["ImageUri"] = "registry/lomas:query"
+    template["Resources"]["FitFunction"]["Properties"]["ImageUri"] = "registry/lomas:fit"
     template["Resources"]["AdminFunction"]["Properties"]["CodeUri"] = "s3://bucket/admin.zip"
 
     class NoManagedPolicies:
@@ -71,8 +72,14 @@ def test_cfn_lint() -> None:
 
 def test_query_function_is_the_image_and_admin_a_zip(translated: dict[str, Any]) -> None:
     functions = resources(translated, "AWS::Lambda::Function")
-    assert set(functions) == {"QueryFunction", "AdminFunction"}
+    assert set(functions) == {"QueryFunction", "AdminFunction", "FitFunction"}
     query, admin = functions["QueryFunction"], functions["AdminFunction"]
+    fit = functions["FitFunction"]
+    assert fit["Properties"]["PackageType"] == "Image"
+    assert fit["Metadata"]["DockerBuildTarget"] == "lambda-ml"
+    assert fit["Properties"]["ImageConfig"]["Command"] == ["functions.query.handler.handler"]
+    fit_env = fit["Properties"]["Environment"]["Variables"]
+    assert float(fit_env["LOMAS_FIT_TIMEOUT_SECONDS"]) < fit["Properties"]["Timeout"]
     assert query["Properties"]["PackageType"] == "Image"
     assert query["Properties"]["ImageConfig"]["Command"] == ["functions.query.handler.handler"]
     assert query["Metadata"]["DockerBuildTarget"] == "lambda"
@@ -90,7 +97,7 @@ def test_query_function_is_the_image_and_admin_a_zip(translated: dict[str, Any])
 
 def test_iam_is_least_privilege(translated: dict[str, Any]) -> None:
     roles = resources(translated, "AWS::IAM::Role")
-    assert set(roles) == {"QueryFunctionRole", "AdminFunctionRole"}
+    assert set(roles) == {"QueryFunctionRole", "AdminFunctionRole", "FitFunctionRole"}
     for name, role in roles.items():
         props = role["Properties"]
         assert "ManagedPolicyArns" not in props  # not even AWSLambdaBasicExecutionRole (logs:*)
@@ -110,25 +117,28 @@ def test_iam_is_least_privilege(translated: dict[str, Any]) -> None:
         }
 
 
-def test_the_query_function_may_invoke_itself_for_jobs_and_nothing_more(
-        translated: dict[str, Any]) -> None:
+@pytest.mark.parametrize("function", ["QueryFunction", "FitFunction"])
+def test_the_query_and_fit_functions_may_invoke_themselves_for_jobs_and_nothing_more(
+        translated: dict[str, Any], function: str) -> None:
     policies = resources(translated, "AWS::IAM::Policy")
-    assert list(policies) == ["QueryFunctionRunsJobs"]
-    props = policies["QueryFunctionRunsJobs"]["Properties"]
-    assert evaluate(props["Roles"], PARAMS) == ["<QueryFunctionRole>"]
+    assert sorted(policies) == ["FitFunctionRunsJobs", "QueryFunctionRunsJobs"]
+    props = policies[f"{function}RunsJobs"]["Properties"]
+    assert evaluate(props["Roles"], PARAMS) == [f"<{function}Role>"]
     (statement,) = evaluate(props["PolicyDocument"]["Statement"], PARAMS)
     assert statement == {"Sid": "RunJobsInThisFunction", "Effect": "Allow",
-                         "Action": "lambda:InvokeFunction", "Resource": "<QueryFunction.Arn>"}
+                         "Action": "lambda:InvokeFunction", "Resource": f"<{function}.Arn>"}
     functions = resources(translated, "AWS::Lambda::Function")
-    env = functions["QueryFunction"]["Properties"]["Environment"]["Variables"]
+    env = functions[function]["Properties"]["Environment"]["Variables"]
     assert env["LOMAS_JOB_RUNNER"] == "lambda"
     assert "LOMAS_JOB_RUNNER" not in functions["AdminFunction"]["Properties"]["Environment"][
         "Variables"]
     timeout = translated["Parameters"]["QueryTimeout"]
     event_age = 60
     assert float(env["LOMAS_CLAIM_LEASE_SECONDS"]) > timeout["MaxValue"] + event_age
-    (config,) = resources(translated, "AWS::Lambda::EventInvokeConfig").values()
-    assert evaluate(config["Properties"]["FunctionName"], PARAMS) == "<QueryFunction>"
+    configs = {evaluate(c["Properties"]["FunctionName"], PARAMS): c
+               for c in resources(translated, "AWS::Lambda::EventInvokeConfig").values()}
+    assert set(configs) == {"<QueryFunction>", "<FitFunction>"}
+    config = configs[f"<{function}>"]
     assert config["Properties"]["MaximumRetryAttempts"] == 0
     assert config["Properties"]["MaximumEventAgeInSeconds"] == event_age
 
@@ -149,9 +159,10 @@ def test_the_jwt_authorizer_is_a_parameter(translated: dict[str, Any], jwt: bool
         props = evaluate(route["Properties"], params, conditions)
         auth[props["RouteKey"]] = (props["AuthorizationType"], props.get("AuthorizerId"))
     guarded = ("JWT", "<OidcAuthorizer>") if jwt else ("NONE", None)
+    fits = {f"POST {route}": guarded for route in FIT_ROUTES}
     assert auth == {"$default": guarded, "ANY /admin/{proxy+}": guarded,
                     "POST /admin/datasets/{dataset_name}/check": guarded,
-                    "GET /health": ("NONE", None), "GET /openapi.json": ("NONE", None)}
+                    "GET /health": ("NONE", None), "GET /openapi.json": ("NONE", None), **fits}
     for function in resources(translated, "AWS::Lambda::Function").values():
         env = evaluate(function["Properties"]["Environment"]["Variables"], params)
         assert env["LOMAS_OIDC_ISSUER"] == params["OidcIssuer"]  # the functions verify too
@@ -161,11 +172,16 @@ def test_the_jwt_authorizer_is_a_parameter(translated: dict[str, Any], jwt: bool
 def test_the_api_may_invoke_each_function(translated: dict[str, Any]) -> None:
     permissions = resources(translated, "AWS::Lambda::Permission").values()
     invoked = {evaluate(p["Properties"]["FunctionName"], PARAMS): p for p in permissions}
-    assert set(invoked) == {"<QueryFunction>", "<AdminFunction>"}
+    assert set(invoked) == {"<QueryFunction>", "<AdminFunction>", "<FitFunction>"}
     for permission in invoked.values():
         assert permission["Properties"]["Principal"] == "apigateway.amazonaws.com"
         source = evaluate(permission["Properties"]["SourceArn"], PARAMS)
         assert source.startswith("arn:aws:execute-api:eu-central-2:123456789012:<LomasApi>/")
+
+
+FIT_ROUTES = [route for name in ("smartnoise_synth", "diffprivlib")
+              for route in (f"/estimate_{name}_cost", f"/{name}_query", f"/dummy_{name}_query")]
+"""The engines whose fits need the ml image: served by the fit function."""
 
 
 def _api_routes(template: dict[str, Any],
@@ -221,7 +237,7 @@ def test_every_route_of_both_apps_reaches_its_function(translated: dict[str, Any
     # The query function's image serves the query app and the admin app (for the routes
     # that load data); the admin zip serves the admin app only.
     serves = {"QueryFunction": app_routes(query_app) + app_routes(admin_app),
-              "AdminFunction": app_routes(admin_app)}
+              "AdminFunction": app_routes(admin_app), "FitFunction": app_routes(query_app)}
     checked = 0
     for app in (query_app, admin_app):
         for path, method in app_routes(app):
@@ -229,6 +245,8 @@ def test_every_route_of_both_apps_reaches_its_function(translated: dict[str, Any
             assert (path, method) in serves[target], (path, method, target)
             heavy = path == "/admin/datasets/{dataset_name}/check"
             expected = "QueryFunction" if app is query_app or heavy else "AdminFunction"
+            if path in FIT_ROUTES:
+                expected = "FitFunction"
             assert target == expected, (path, method, target)
             checked += 1
     assert checked == len(app_routes(query_app)) + len(app_routes(admin_app)) > 25
