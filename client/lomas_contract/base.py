@@ -183,6 +183,17 @@ class EngineResult(Model):
         raise NotImplementedError
 
 
+class FrameResult(EngineResult):
+    """A released table, as ``DataFrame.to_dict(orient="tight")``."""
+
+    df: dict[str, Any]
+
+    def released(self) -> Any:
+        import pandas as pd
+
+        return pd.DataFrame.from_dict(self.df, orient="tight")
+
+
 @dataclass(frozen=True)
 class EngineSpec:
     """An engine's wire contract: its name (the routes' stem) and its bodies."""

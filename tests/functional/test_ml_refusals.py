@@ -177,9 +177,8 @@ def test_an_engine_not_installed_here_is_a_501_before_any_charge(
         query_client: Client, world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     import lomas.services.querying as querying
 
-    real = querying.find_spec
-    monkeypatch.setattr(querying, "find_spec",
-                        lambda name: None if name == "diffprivlib" else real(name))
+    real = querying._installed
+    monkeypatch.setattr(querying, "_installed", lambda name: name != "diffprivlib" and real(name))
     response = post(query_client, "/diffprivlib_query", model(), world.token)
     assert error(response) == (501, "EngineUnavailable")
     assert "nothing was charged" in response.json_body["message"]

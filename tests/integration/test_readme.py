@@ -26,10 +26,13 @@ def test_readme_snippet_is_the_example_file() -> None:
     assert len([line for line in snippet.splitlines() if line.strip()]) <= 10
 
 
+def _example_body(name: str) -> str:
+    """An example file without its docstring: what the README shows of it."""
+    return (ROOT / "examples" / name).read_text().split('"""\n\n', 1)[1]
+
+
 def test_readme_opendp_snippet_is_the_example_file() -> None:
-    readme = (ROOT / "README.md").read_text()
-    example = (ROOT / "examples" / "opendp_quickstart.py").read_text()
-    assert example.split('"""\n\n', 1)[1] in readme
+    assert _example_body("opendp_quickstart.py") in (ROOT / "README.md").read_text()
 
 
 def test_quickstart_runs_and_the_budget_drops_by_the_cost(mongo_world: World) -> None:
@@ -50,9 +53,7 @@ def test_quickstart_runs_and_the_budget_drops_by_the_cost(mongo_world: World) ->
 
 
 def test_readme_synth_snippet_is_the_example_file() -> None:
-    readme = (ROOT / "README.md").read_text()
-    example = (ROOT / "examples" / "synth_quickstart.py").read_text()
-    assert example.split('"""\n\n', 1)[1] in readme
+    assert _example_body("synth_quickstart.py") in (ROOT / "README.md").read_text()
 
 
 @pytest.mark.slow

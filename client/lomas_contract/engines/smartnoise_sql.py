@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import Field
 
@@ -10,9 +10,9 @@ from lomas_contract.base import (
     DatasetRequest,
     Delta,
     DummyFields,
-    EngineResult,
     EngineSpec,
     Epsilon,
+    FrameResult,
 )
 
 
@@ -31,15 +31,8 @@ class SmartnoiseSqlDummyRequest(SmartnoiseSqlRequest, DummyFields):
     pass
 
 
-class SmartnoiseSqlResult(EngineResult):
+class SmartnoiseSqlResult(FrameResult):
     type: Literal["smartnoise_sql"] = "smartnoise_sql"
-    df: dict[str, Any]
-    """A pandas DataFrame as ``DataFrame.to_dict(orient="tight")``."""
-
-    def released(self) -> Any:
-        import pandas as pd
-
-        return pd.DataFrame.from_dict(self.df, orient="tight")
 
 
 SPEC = EngineSpec("smartnoise_sql", "SmartNoise-SQL", SmartnoiseSqlCostRequest,

@@ -16,9 +16,9 @@ from lomas_contract.base import (
     DatasetRequest,
     Delta,
     DummyFields,
-    EngineResult,
     EngineSpec,
     Epsilon,
+    FrameResult,
 )
 
 SYNTHESIZERS = ("mwem", "mst", "aim")
@@ -74,15 +74,10 @@ class SmartnoiseSynthDummyRequest(SmartnoiseSynthRequest, DummyFields):
     pass
 
 
-class SmartnoiseSynthResult(EngineResult):
+class SmartnoiseSynthResult(FrameResult):
+    """The synthetic rows."""
+
     type: Literal["smartnoise_synth"] = "smartnoise_synth"
-    df: dict[str, Any]
-    """The synthetic rows, as ``DataFrame.to_dict(orient="tight")``."""
-
-    def released(self) -> Any:
-        import pandas as pd
-
-        return pd.DataFrame.from_dict(self.df, orient="tight")
 
 
 SPEC = EngineSpec("smartnoise_synth", "SmartNoise-Synth", SmartnoiseSynthCostRequest,

@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from importlib.util import find_spec
 from typing import Any
 
@@ -171,7 +172,7 @@ def prepare(ctx: Context, engine: Engine, dataset: Dataset, req: DatasetRequest)
     if prepared.fit is None:
         return prepared
     fit, fits = prepared.fit, ctx.fits
-    missing = next((name for name in fit.requires if find_spec(name) is None), None)
+    missing = next((name for name in fit.requires if not _installed(name)), None)
     if fits is None or missing is not None:
         raise _unavailable(engine, missing or "a fit runner")
 
@@ -182,6 +183,13 @@ def prepare(ctx: Context, engine: Engine, dataset: Dataset, req: DatasetRequest)
                                    dummy=bool(getattr(handle, "dummy", False))))
 
     return replace(prepared, run=run)
+
+
+@cache
+def _installed(module: str) -> bool:
+    """Whether this process can import it (found once: a fit's modules are only imported
+    in its child, so the search would otherwise walk sys.path on every request)."""
+    return find_spec(module) is not None
 
 
 def _unavailable(engine: Engine, missing: str | None) -> errors.EngineUnavailable:

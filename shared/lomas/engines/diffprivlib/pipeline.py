@@ -109,7 +109,13 @@ def _priors(value: Any, width: int) -> Any:
     return value
 
 
-COMMON = {"epsilon": EPSILON, "random_state": _const(None), "accountant": _const(None)}
+def _no_seed(value: Any, width: int) -> Any:
+    if value is not None:
+        raise Bad("null: a fixed seed would fix the noise, and the noise must stay secret")
+    return value
+
+
+COMMON = {"epsilon": EPSILON, "random_state": _no_seed, "accountant": _const(None)}
 
 ALLOWED: dict[str, dict[str, Callable[[Any, int], Any]]] = {
     "StandardScaler": {**COMMON, "bounds": _bounds, "copy": BOOL, "with_mean": BOOL,
@@ -188,9 +194,6 @@ def _step(item: Any, width: int, *, last: bool) -> Step:
             raise InvalidQuery(f"Step {name!r}: parameter {key!r} is not allowed for {cls}; "
                                f"allowed: {', '.join(allowed)}.")
         value = _literal(name, key, value)
-        if key == "random_state" and value is not None:
-            raise InvalidQuery(f"Step {name!r}: random_state must be null: a fixed seed would "
-                               "fix the noise, and the noise must stay secret.")
         try:
             value = allowed[key](value, width)
         except Bad as exc:

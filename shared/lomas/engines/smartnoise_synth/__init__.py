@@ -53,10 +53,9 @@ def prepare(dataset: Dataset, req: DatasetRequest) -> Prepared:
         if not req.delta:
             raise InvalidQuery(f"{synth} needs delta > 0: its zCDP spend is converted to "
                                "(epsilon, delta), and at delta = 0 it could spend nothing.")
-        spec["rho"] = tables.rho_for(synth, values, columns, req.epsilon, req.delta,
-                                     metadata.max_ids, metadata.rows)
-        cost = PrivacyCost(*tables.spent(synth, values, columns, spec["rho"], req.delta,
-                                         metadata.max_ids, metadata.rows))
+        spec["rho"], *spent = tables.priced(synth, values, columns, req.epsilon, req.delta,
+                                            metadata.max_ids, metadata.rows)
+        cost = PrivacyCost(*spent)
     if isinstance(req, SmartnoiseSynthRequest):
         _answer(req, columns, spec)
     return Prepared(cost, Capability.POLARS, Fit.unbound, fit=Fit(

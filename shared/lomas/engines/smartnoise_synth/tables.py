@@ -19,9 +19,9 @@ from lomas.engines.smartnoise_synth.columns import SynthColumn
 
 DEFAULT_MAX_LENGTH = 1_000_000_000
 
-_RHO: OrderedDict[str, float] = OrderedDict()
-_RHO_LOCK = threading.Lock()
-_RHO_KEPT = 512
+_PRICED: OrderedDict[str, tuple[float, float, float]] = OrderedDict()
+_PRICED_LOCK = threading.Lock()
+_PRICED_KEPT = 512
 
 
 def _dp() -> Any:
@@ -81,34 +81,33 @@ def approximate(meas: Any, delta: float) -> Any:
     return dp.c.make_fix_delta(dp.c.make_zCDP_to_approxDP(meas), delta)
 
 
-def rho_for(synth: str, values: dict[str, Any], columns: list[SynthColumn], epsilon: float,
-            delta: float, max_ids: int, rows: int | None) -> float:
-    """The largest rho whose (epsilon, delta) by OpenDP's map is within the one asked."""
+def priced(synth: str, values: dict[str, Any], columns: list[SynthColumn], epsilon: float,
+           delta: float, max_ids: int, rows: int | None) -> tuple[float, float, float]:
+    """(rho, epsilon', delta): the largest rho whose (epsilon', delta) by OpenDP's map is
+    within the epsilon asked, and that map's value (memoised: the estimate, the submit
+    and a job's run price the same request)."""
     key = json.dumps([synth, values, [c.as_dict() for c in columns], epsilon, delta, max_ids,
                       rows], sort_keys=True)
-    with _RHO_LOCK:
-        if key in _RHO:
-            _RHO.move_to_end(key)
-            return _RHO[key]
+    with _PRICED_LOCK:
+        if key in _PRICED:
+            _PRICED.move_to_end(key)
+            return _PRICED[key]
     dp = _dp()
     _, d_in = unit(max_ids)
-    rho = float(dp.binary_search(
-        lambda r: approximate(measurement(synth, values, columns, r, max_ids, rows),
-                              delta).map(d_in)[0] <= epsilon, bounds=(1e-12, epsilon), T=float))
-    with _RHO_LOCK:
-        _RHO[key] = rho
-        while len(_RHO) > _RHO_KEPT:
-            _RHO.popitem(last=False)
-    return rho
 
+    def spent(rho: float) -> tuple[float, float]:
+        meas = measurement(synth, values, columns, rho, max_ids, rows)
+        eps, dlt = approximate(meas, delta).map(d_in)
+        return float(eps), float(dlt)
 
-def spent(synth: str, values: dict[str, Any], columns: list[SynthColumn], rho: float,
-          delta: float, max_ids: int, rows: int | None) -> tuple[float, float]:
-    """(epsilon, delta) of the measurement at rho, by OpenDP's own privacy map."""
-    _, d_in = unit(max_ids)
-    meas = measurement(synth, values, columns, rho, max_ids, rows)
-    eps, dlt = approximate(meas, delta).map(d_in)
-    return float(eps), float(dlt)
+    rho = float(dp.binary_search(lambda r: spent(r)[0] <= epsilon, bounds=(1e-12, epsilon),
+                                 T=float))
+    price = (rho, *spent(rho))
+    with _PRICED_LOCK:
+        _PRICED[key] = price
+        while len(_PRICED) > _PRICED_KEPT:
+            _PRICED.popitem(last=False)
+    return price
 
 
 def fit(synth: str, values: dict[str, Any], columns: list[SynthColumn], rho: float,
