@@ -20,6 +20,7 @@ from functions.container.serve import create_wsgi, make_server
 from lomas import demo
 from lomas.adapters.mongo import MongoStore
 from lomas.adapters.mongo.embedded import EmbeddedStore
+from lomas.adapters.sqlite import SqliteStore
 from lomas.config import Settings
 from lomas.domain import PrivacyCost, User
 from lomas.ports import StateStore
@@ -121,11 +122,16 @@ def _mongo(url: str) -> Iterator[MongoStore]:
     store.close()
 
 
-@pytest.fixture(params=["memory", "mongoeco", pytest.param("mongodb", marks=pytest.mark.mongodb)])
-def any_store(request: pytest.FixtureRequest) -> Iterator[StateStore]:
+@pytest.fixture(params=["memory", "sqlite", "mongoeco",
+                        pytest.param("mongodb", marks=pytest.mark.mongodb)])
+def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StateStore]:
     """Every StateStore implementation, for the contract suite."""
     if request.param == "memory":
         yield InMemoryStore()
+    elif request.param == "sqlite":
+        store = SqliteStore.open(tmp_path / "state" / "lomas.sqlite3")
+        yield store
+        store.close()
     elif request.param == "mongoeco":
         yield from _mongo(request.getfixturevalue("embedded_uri"))
     else:

@@ -207,6 +207,14 @@ class DatasetsResponse(Model):
     datasets: list[str]
 
 
+class DatasetRetired(Model):
+    """A deleted dataset: retired, never forgotten. Its name is its privacy unit."""
+
+    dataset_name: str
+    grants_kept: int = Field(description="Its grants, kept with what they spent.")
+    message: str
+
+
 class GrantRequest(Model):
     initial_epsilon: BudgetEpsilon
     initial_delta: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
@@ -221,6 +229,9 @@ class GrantInfo(Model):
     total_spent_delta: float
     remaining_epsilon: float
     remaining_delta: float
+    dataset_retired: bool = Field(
+        default=False, description="Its dataset is retired (deleted): the grant is kept, "
+        "and resumes when a dataset of that name is registered again.")
 
 
 class GrantsResponse(Model):

@@ -116,15 +116,17 @@ LIST_USERS = _admin("list_users", "GET", "/admin/users", "Every user.", answer=m
 GET_USER = _admin("get_user", "GET", "/admin/users/{user_name}", "One user.",
                   answer=m.UserInfo)
 DELETE_USER = _admin("delete_user", "DELETE", "/admin/users/{user_name}",
-                     "Delete a user and their grants (their archives stay).")
+                     "Delete a user; their grants, spent budgets and archives stay, for a "
+                     "new user of that name.")
 PATCH_USER = _admin("patch_user", "PATCH", "/admin/users/{user_name}",
                     "Allow or stop a user's queries.", m.PatchUserRequest, m.UserInfo)
 ROTATE_TOKEN = _admin("rotate_token", "POST", "/admin/users/{user_name}/token",
                       "A new token; the old one stops working.", answer=m.UserToken)
 CREATE_DATASET = _admin("create_dataset", "POST", "/admin/datasets",
-                        "Register a dataset and its metadata.", m.CreateDatasetRequest,
+                        "Register a dataset and its metadata; a retired dataset of that "
+                        "name comes back with its grants.", m.CreateDatasetRequest,
                         m.DatasetInfo, status=201, errors=(409,))
-LIST_DATASETS = _admin("list_datasets", "GET", "/admin/datasets", "Every dataset.",
+LIST_DATASETS = _admin("list_datasets", "GET", "/admin/datasets", "Every active dataset.",
                        answer=m.DatasetsResponse)
 GET_DATASET = _admin("get_dataset", "GET", "/admin/datasets/{dataset_name}", "One dataset.",
                      answer=m.DatasetInfo)
@@ -132,7 +134,9 @@ CHECK_DATASET = _admin("check_dataset", "POST", "/admin/datasets/{dataset_name}/
                        "Load the dataset and compare it with its metadata (counts only).",
                        answer=m.DatasetCheckResponse)
 DELETE_DATASET = _admin("delete_dataset", "DELETE", "/admin/datasets/{dataset_name}",
-                        "Delete a dataset and its grants (archives stay).")
+                        "Retire a dataset: it can no longer be queried; its grants, spent "
+                        "budgets and archives stay, and registering its name again resumes "
+                        "them.", answer=m.DatasetRetired)
 LIST_GRANTS = _admin("list_grants", "GET", "/admin/grants", "Every grant, or one user's.",
                      answer=m.GrantsResponse, query=("user_name",))
 PUT_GRANT = _admin("put_grant", "PUT", "/admin/grants/{user_name}/{dataset_name}",

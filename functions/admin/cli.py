@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 import yaml
@@ -18,6 +22,9 @@ from lomas_contract.routes import Route
 from lomas_contract.sources import ACCESS
 from lomas_contract.sources.local import LocalAccess
 
+if TYPE_CHECKING:
+    from lomas.ports import StateStore
+
 app = typer.Typer(help=__doc__, no_args_is_help=True, pretty_exceptions_enable=False)
 users = typer.Typer(help="Users and their tokens.", no_args_is_help=True)
 datasets = typer.Typer(help="Datasets and their metadata.", no_args_is_help=True)
@@ -25,6 +32,10 @@ grants = typer.Typer(help="Budgets granted to a user on a dataset.", no_args_is_
 app.add_typer(users, name="users")
 app.add_typer(datasets, name="datasets")
 app.add_typer(grants, name="grants")
+app.add_typer(store_cli := typer.Typer(
+    help="The whole store, read or written directly (not over the API) with the settings "
+         "the server reads (LOMAS_STORE, LOMAS_MONGODB_URL, LOMAS_STATE_DIR): stop the "
+         "servers first.", no_args_is_help=True), name="store")
 out = Console()
 err = Console(stderr=True)
 
@@ -100,7 +111,8 @@ def users_show(name: str) -> None:
 
 @users.command("delete")
 def users_delete(name: str) -> None:
-    """Delete a user and their grants (their archives stay)."""
+    """Delete a user. Their grants, spent budgets and archives stay: a new user of that
+    name resumes them."""
     call(r.DELETE_USER, user_name=name)
     out.print(f"deleted user {name}")
 
@@ -153,7 +165,8 @@ def datasets_add(
         help="Named HTTP headers held by the server.")] = None,
 ) -> None:
     """Register a dataset (a CSV or Parquet file: local, S3 or HTTP; a PostgreSQL table; a
-    Spark table or Parquet files) with its metadata."""
+    Spark table or Parquet files) with its metadata. The name of a retired dataset brings
+    it back, its grants and spent budgets resumed."""
     where = (endpoint_url, region, credentials_name, headers_name)
     body = route_body(
         r.CREATE_DATASET, dataset_name=name, dataset_access=access(source, format, *where),
@@ -180,19 +193,31 @@ def datasets_check(name: str) -> None:
 
 @datasets.command("list")
 def datasets_list() -> None:
+    """The active datasets (retired ones show in `grants list` while they have grants)."""
     table([{"dataset_name": d} for d in call(r.LIST_DATASETS)["datasets"]],
           ["dataset_name"])
 
 
 @datasets.command("show")
 def datasets_show(name: str) -> None:
+    """One active dataset: its access and metadata."""
     show(call(r.GET_DATASET, dataset_name=name))
 
 
+Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
+
+
 @datasets.command("delete")
-def datasets_delete(name: str) -> None:
-    call(r.DELETE_DATASET, dataset_name=name)
-    out.print(f"deleted dataset {name}")
+def datasets_delete(name: Annotated[str, typer.Argument(help="The dataset to retire.")],
+                    yes: Yes = False) -> None:
+    """Retire a dataset: it can no longer be queried. Its grants, their spent budgets and
+    its archives are kept, and registering NAME again resumes them (the name is the
+    privacy unit)."""
+    if not yes:
+        typer.confirm(f"Retire dataset {name!r}? No one can query it any more; its grants, "
+                      f"spent budgets and archives are kept, and registering {name!r} again "
+                      "resumes them.", abort=True)
+    out.print(call(r.DELETE_DATASET, dataset_name=name)["message"], highlight=False, soft_wrap=True)
 
 
 # ----------------------------------------------------------------- grants
@@ -208,10 +233,17 @@ def grants_set(user: str, dataset: str,
 @grants.command("list")
 def grants_list(user: Annotated[str | None, typer.Option(help="Only this user's.")] = None
                 ) -> None:
-    """Grants with their initial, spent and remaining budgets."""
+    """Grants with their initial, spent and remaining budgets; those on a retired dataset
+    marked *."""
     rows = call(r.LIST_GRANTS, params={"user_name": user} if user else None)["grants"]
+    retired = sorted({row["dataset_name"] for row in rows if row.get("dataset_retired")})
+    for row in rows:
+        row["dataset_name"] += "*" if row.get("dataset_retired") else ""
     table(rows, ["user_name", "dataset_name", "initial_epsilon", "total_spent_epsilon",
                  "remaining_epsilon", "initial_delta", "total_spent_delta", "remaining_delta"])
+    if retired:
+        out.print(f"* retired: {', '.join(retired)} (the grants are kept; registering the "
+                  "name again resumes them)", highlight=False, soft_wrap=True)
 
 
 @grants.command("show")
@@ -245,10 +277,10 @@ def import_file(file: Path) -> None:
 
 @app.command("bootstrap")
 def bootstrap(name: str = "admin") -> None:
-    """Create the first admin directly in the store (LOMAS_MONGODB_URL) and print the token.
+    """Create the first admin directly in the store and print the token.
 
-    Without LOMAS_MONGODB_URL it opens the embedded store under LOMAS_STATE_DIR:
-    stop a running local server first.
+    The store is the server's (LOMAS_STORE, LOMAS_MONGODB_URL; without them the SQLite
+    file under LOMAS_STATE_DIR).
     """
     from functions.container.serve import start
     from lomas.config import Settings
@@ -256,7 +288,7 @@ def bootstrap(name: str = "admin") -> None:
     from lomas.services import admin
     from lomas_contract.models import CreateUserRequest
 
-    ctx, embedded = start(Settings())
+    ctx, close = start(Settings())
     try:
         show(admin.create_user(ctx, CreateUserRequest(user_name=name, is_admin=True))
              .model_dump())
@@ -264,8 +296,99 @@ def bootstrap(name: str = "admin") -> None:
         err.print(f"[red]error[/red] {exc.type}: {exc.message}")
         raise typer.Exit(1) from None
     finally:
-        if embedded is not None:
-            embedded.stop()
+        close()
+
+
+# ------------------------------------------------------------------ store
+@contextmanager
+def opened_store() -> Iterator[StateStore]:
+    """The store the server's settings name, closed after use; a failure in one line."""
+    from pydantic import ValidationError
+
+    from functions.common.wiring import MissingStore, open_store
+    from lomas.config import Settings
+    from lomas.errors import LomasError
+
+    try:
+        store, close = open_store(Settings())
+    except MissingStore as exc:
+        err.print(f"[red]error[/red] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    except ValidationError as exc:
+        err.print(f"[red]error[/red] the settings are not valid: {exc.errors()[0]['msg']}; "
+                  "fix the LOMAS_ variables.", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    except LomasError as exc:
+        err.print(f"[red]error[/red] {exc.type}: {exc.message}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    try:
+        yield store
+    except LomasError as exc:
+        err.print(f"[red]error[/red] {exc.type}: {exc.message}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+    finally:
+        close()
+
+
+def plural(counts: Counter[str]) -> str:
+    from lomas.services.transfer import KINDS
+
+    return ", ".join(f"{counts[k]} {k}" + ("" if counts[k] == 1 else "s") for k in KINDS)
+
+
+@store_cli.command("export")
+def store_export(
+    file: Annotated[Path, typer.Argument(help="The JSON Lines file to write (mode 0600).")],
+    force: Annotated[bool, typer.Option("--force", help="Overwrite FILE if it exists.")]
+    = False,
+) -> None:
+    """Write every user (with their token hash), dataset (retired ones too), grant (with
+    what it spent) and finished archive to FILE. Pending queries and jobs are not
+    exported: stop the servers first."""
+    from lomas.services.transfer import export_store
+
+    if file.exists() and not force:
+        err.print(f"[red]error[/red] {file} exists: give another name, or --force to "
+                  "overwrite it.", highlight=False, soft_wrap=True)
+        raise typer.Exit(1)
+    partial = file.with_name(file.name + ".partial")  # FILE appears whole, or not at all
+    partial.unlink(missing_ok=True)
+    with opened_store() as store:
+        try:
+            with os.fdopen(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600),
+                           "w", encoding="utf-8") as fh:
+                counts = export_store(store, fh)
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
+    partial.replace(file)
+    out.print(f"exported {plural(counts)} to {file}", highlight=False, soft_wrap=True)
+
+
+@store_cli.command("import")
+def store_import(
+    file: Annotated[Path, typer.Argument(
+        help="A file `lomas-admin store export` wrote.", exists=True, dir_okay=False)],
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="Only say what would be written and skipped.")] = False,
+) -> None:
+    """Write FILE's records into the store: those it lacks are written, those it holds
+    equal are skipped; if any differs from the store's own, nothing is written (exit 1).
+    Importing the same file again changes nothing."""
+    from lomas.services.transfer import import_store
+
+    with opened_store() as store, file.open(encoding="utf-8") as fh:
+        report = import_store(store, fh, dry_run=dry_run)
+    for conflict in report.conflicts:
+        err.print(f"[red]conflict[/red] {conflict}", highlight=False, soft_wrap=True)
+    if report.conflicts:
+        err.print(f"nothing written: {len(report.conflicts)} record(s) differ from the "
+                  "store's own; resolve them on the target store, then import again.",
+                  highlight=False, soft_wrap=True)
+        raise typer.Exit(1)
+    verb = "would write" if dry_run else "wrote"
+    out.print(f"{verb} {plural(report.written)}; skipped {plural(report.skipped)} "
+              "(already there, equal)", highlight=False, soft_wrap=True)
 
 
 def main() -> None:

@@ -101,7 +101,7 @@ def endpoint(
                 if size > ctx.settings.max_body_bytes:
                     raise PayloadTooLarge(
                         f"The request body is over {ctx.settings.max_body_bytes} bytes.")
-                user = authenticate(ctx.store, bearer(request), ctx.oidc)
+                user = authenticate(ctx.store, bearer(request), ctx.oidc, ctx.tokens)
                 if admin:
                     require_admin(user)
                 args = [parse_body(request, body)] if body else []

@@ -46,7 +46,7 @@ def error_response(error: e.LomasError, request_id: str) -> Response:
     """The body every error has: {"type", "message"}, safe to show."""
     body = ErrorResponse(type=error.type, message=error.message).model_dump()
     response = json_response(body, status_of(error), request_id)
-    if isinstance(error, e.RateLimited):
+    if isinstance(error, e.RateLimited | e.StoreUnavailable):
         response.headers["Retry-After"] = str(error.retry_after)
     return response
 

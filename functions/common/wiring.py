@@ -9,7 +9,8 @@ from collections.abc import Callable
 from lomas.adapters.mongo import MongoStore
 from lomas.adapters.runners import LambdaRunner, ThreadRunner
 from lomas.config import Settings
-from lomas.ports import FitRunner, JobRunner, SecretStore
+from lomas.ports import FitRunner, JobRunner, SecretStore, StateStore
+from lomas.services.access import TokenCache
 from lomas.services.context import Context, OidcRules
 from lomas.sources.cache import HandleCache
 from lomas.sources.registry import Sources
@@ -24,7 +25,8 @@ from lomas.sources.secrets import (
 
 
 class MissingStore(RuntimeError):
-    """A deployed function has no MongoDB URL (the embedded store is for local runs)."""
+    """A deployed function has no MongoDB URL (the embedded store is for local runs), or
+    the store configured cannot serve this deployment (SQLite with several instances)."""
 
 
 def resolve_settings(settings: Settings,
@@ -73,18 +75,63 @@ def build_sources(settings: Settings, secrets: SecretStore | None = None) -> Sou
     return Sources.from_settings(settings, secrets or build_secrets(settings))
 
 
-def build_context(settings: Settings, store: MongoStore | None = None,
+def connect_mongodb(settings: Settings) -> MongoStore:
+    """MongoDB at the settings' URL (or their secret's). Raises MissingStore,
+    StoreUnavailable."""
+    settings = resolve_settings(settings)
+    assert settings.mongodb_url is not None
+    timeout_ms = int(settings.store_timeout_seconds * 1000)
+    return MongoStore.connect(settings.mongodb_url, settings.mongodb_db, timeout_ms)
+
+
+def open_store(settings: Settings) -> tuple[StateStore, Callable[[], None]]:
+    """The store the settings name (`Settings.store_kind`), and how to close it. SQLite is
+    refused for several instances: it is one file on one disk, and a second replica
+    would keep budgets of its own. Raises MissingStore, StoreUnavailable."""
+    kind = settings.store_kind
+    if kind == "sqlite":
+        if settings.instances > 1:
+            raise MissingStore(
+                f"LOMAS_STORE=sqlite cannot serve {settings.instances} instances: each "
+                "would keep its own budgets. Use MongoDB (LOMAS_MONGODB_URL) for several "
+                "replicas, or run one.")
+        from lomas.adapters.sqlite import SqliteStore
+
+        sqlite = SqliteStore.open(settings.sqlite_path, settings.store_timeout_seconds)
+        return sqlite, sqlite.close
+    if kind == "mongoeco":
+        from lomas.adapters.mongo.embedded import EmbeddedStore
+
+        embedded = EmbeddedStore(settings.embedded_store_path)
+        uri = embedded.start()
+        mongo = connect_mongodb(settings.model_copy(update={"mongodb_url": uri}))
+
+        def close() -> None:
+            mongo.close()
+            embedded.stop()
+
+        return mongo, close
+    mongo = connect_mongodb(settings)
+    return mongo, mongo.close
+
+
+def build_context(settings: Settings, store: StateStore | None = None,
                   sources: Sources | None = None) -> Context:
-    """The real adapters for these settings. Without a store, the MongoDB URL comes from
-    the settings or their secret. Raises MissingStore, StoreUnavailable."""
+    """The real adapters for these settings. Without a store, MongoDB: the URL comes from
+    the settings or their secret (the deployed functions). Raises MissingStore,
+    StoreUnavailable."""
     if store is None:
-        settings = resolve_settings(settings)
-        assert settings.mongodb_url is not None
-        store = MongoStore.connect(settings.mongodb_url, settings.mongodb_db)
+        if settings.store not in (None, "mongodb"):
+            raise MissingStore(
+                f"LOMAS_STORE={settings.store} cannot serve a deployed function: each Lambda "
+                "instance has a disk of its own, so budgets would not be shared. Set "
+                "LOMAS_MONGODB_URL (or its secret) and leave LOMAS_STORE unset.")
+        store = connect_mongodb(settings)
     sources = sources or build_sources(settings)
     handles = HandleCache(sources, settings.cache_max_bytes, settings.cache_revalidate_seconds)
+    tokens = TokenCache(settings.auth_cache_seconds) if settings.auth_cache_seconds else None
     return Context(settings, store, sources, handles, build_runner(settings),
-                   build_oidc(settings), build_fits(settings))
+                   build_oidc(settings), build_fits(settings), tokens)
 
 
 def build_fits(settings: Settings) -> FitRunner:

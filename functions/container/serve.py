@@ -1,25 +1,34 @@
-"""Serve both functions on one port with waitress (threads), as the container does.
+"""Serve both functions on one port with waitress, as the container does: LOMAS_WORKERS
+processes (default one per core) of LOMAS_THREADS threads each, on one listening socket.
 
-Without LOMAS_MONGODB_URL it starts the embedded state store under the state
-folder. With LOMAS_DEV_MODE=true it seeds demo content and writes the demo
-tokens to <state folder>/demo.env.
+Without LOMAS_MONGODB_URL the store is SQLite, one file under the state folder
+(LOMAS_STORE names another). With LOMAS_DEV_MODE=true it seeds demo content and writes
+the demo tokens to <state folder>/demo.env.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from functions.common.gateway import build_gateway
 from functions.common.logs import configure_logging
-from functions.common.wiring import build_context
+from functions.common.wiring import MissingStore, build_context, open_store
 from functions.container.bodies import create_capped_server
 from functions.container.wsgi import ChaliceWsgi
-from lomas.adapters.mongo.embedded import EmbeddedStore
 from lomas.config import Settings
+from lomas.errors import LomasError
 from lomas.services.context import Context
 
 log = logging.getLogger("lomas.serve")
@@ -32,8 +41,9 @@ def create_wsgi(ctx: Context) -> ChaliceWsgi:
 
 def make_server(app: Any, settings: Settings, **overrides: Any) -> Any:
     """The waitress server for these settings (oversized bodies get a readable 413)."""
-    options: dict[str, Any] = {"host": settings.host, "port": settings.port,
-                               "threads": settings.threads, "ident": "lomas", **overrides}
+    options: dict[str, Any] = {"threads": settings.threads, "ident": "lomas", **overrides}
+    if "sockets" not in options:  # waitress takes either a socket or where to listen
+        options = {"host": settings.host, "port": settings.port, **options}
     return create_capped_server(app, settings.max_body_bytes, settings.max_drain_bytes,
                                 **options)
 
@@ -57,13 +67,14 @@ def write_demo_env(settings: Settings, admin_token: str, token: str) -> Path:
     return path
 
 
-def start(settings: Settings) -> tuple[Context, EmbeddedStore | None]:
-    """The Context for these settings, starting the embedded store if needed."""
-    embedded = None
-    if not settings.mongodb_url:
-        embedded = EmbeddedStore(settings.embedded_store_path)
-        settings = settings.model_copy(update={"mongodb_url": embedded.start()})
-    return build_context(settings), embedded
+def start(settings: Settings) -> tuple[Context, Callable[[], None]]:
+    """The Context for these settings, on the store they name, and how to close it."""
+    store, close = open_store(settings)
+    try:
+        return build_context(settings, store=store), close
+    except BaseException:
+        close()
+        raise
 
 
 def seed_demo(ctx: Context) -> None:
@@ -81,25 +92,124 @@ def seed_demo(ctx: Context) -> None:
     )
 
 
+def worker_count(settings: Settings) -> int:
+    """LOMAS_WORKERS, 0 meaning one per core; the mongoeco stand-in serves in one process
+    (its wire server lives in the process that started it)."""
+    if settings.store_kind == "mongoeco":
+        return 1
+    return settings.workers or os.cpu_count() or 1
+
+
+def listen(settings: Settings) -> socket.socket:
+    """The listening socket every worker serves. Raises SystemExit, in one line, when the
+    port is taken."""
+    family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((settings.host, settings.port))
+    except OSError as exc:
+        sock.close()
+        raise SystemExit(f"Cannot listen on {settings.host}:{settings.port} ({exc.strerror}): "
+                         "another program has the port; set LOMAS_PORT to a free one.") from None
+    sock.listen(1024)
+    sock.set_inheritable(True)
+    return sock
+
+
+def serve_socket(settings: Settings, sock: socket.socket) -> None:
+    """One worker: its own Context (store connections, warm datasets, job threads) serving
+    the shared socket until it is stopped."""
+    ctx, close = start(settings)
+    try:
+        server = make_server(create_wsgi(ctx), settings, sockets=[sock])
+        log.info("worker %s serving on %s:%s with %s threads", os.getpid(), settings.host,
+                 settings.port, settings.threads)
+        signal.signal(signal.SIGTERM, lambda *_: server.close())
+        with contextlib.suppress(OSError):  # closed under its select loop by SIGTERM
+            server.run()
+    finally:
+        close()
+
+
+def _end_with(parent: int) -> None:
+    """A worker ends at once when its supervisor is gone (killed): the server stops as one,
+    as a container does, and nothing serves on after it."""
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    log.error("the supervisor %s is gone; worker %s ends", parent, os.getpid())
+    os._exit(1)
+
+
+def supervise(settings: Settings, sock: socket.socket, workers: int) -> None:
+    """Start `workers` worker processes on the socket and keep them running: one that dies
+    is started again; SIGTERM or SIGINT stops them all."""
+    command = [sys.executable, "-m", "functions.container.serve", "--worker-fd",
+               str(sock.fileno())]
+
+    def spawn() -> subprocess.Popen[bytes]:
+        return subprocess.Popen(command, pass_fds=(sock.fileno(),))  # noqa: S603 - our own module
+
+    children = [spawn() for _ in range(workers)]
+    stopping = False
+
+    def stop(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    log.info("serving on %s:%s with %s workers of %s threads", settings.host, settings.port,
+             workers, settings.threads)
+    try:
+        while not stopping:
+            for i, child in enumerate(children):
+                if child.poll() is not None and not stopping:
+                    log.error("worker %s ended (%s); starting another", child.pid,
+                              child.returncode)
+                    children[i] = spawn()
+            time.sleep(0.2)
+    finally:
+        for child in children:
+            with contextlib.suppress(ProcessLookupError):
+                child.terminate()
+        for child in children:
+            try:
+                child.wait(10)
+            except subprocess.TimeoutExpired:
+                child.kill()
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--check", action="store_true", help="start, seed, then exit")
+    parser.add_argument("--worker-fd", type=int, help=argparse.SUPPRESS)  # a worker process
     args = parser.parse_args(argv)
     settings = Settings()
     configure_logging(settings.log_level)
-    ctx, embedded = start(settings)
+    if args.worker_fd is not None:
+        sock = socket.socket(fileno=args.worker_fd)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor stops its workers
+        threading.Thread(target=_end_with, args=(os.getppid(),), daemon=True).start()
+        serve_socket(settings, sock)
+        return
+    sock = None if args.check else listen(settings)
     try:
-        wsgi = create_wsgi(ctx)
+        ctx, close = start(settings)
+    except (MissingStore, LomasError) as exc:
+        raise SystemExit(f"Lomas cannot start: {exc}") from None
+    try:
         if ctx.settings.dev_mode:
             seed_demo(ctx)
-        if args.check:
-            return
-        log.info("serving on %s:%s with %s threads", settings.host, settings.port,
-                 settings.threads)
-        make_server(wsgi, settings).run()
     finally:
-        if embedded is not None:
-            embedded.stop()
+        close()
+    if sock is None:
+        return
+    workers = worker_count(settings)
+    if workers == 1:
+        serve_socket(settings, sock)
+    else:
+        supervise(settings, sock, workers)
 
 
 if __name__ == "__main__":

@@ -31,13 +31,23 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="LOMAS_", frozen=True, extra="ignore")
 
+    store: Literal["sqlite", "mongodb", "mongoeco"] | None = Field(
+        default=None, description="Where users, budgets and archives are kept: sqlite (one "
+        "file under state_dir, for one instance: make run, a single-replica container), "
+        "mongodb (mongodb_url: every deployment of several instances), or mongoeco (the "
+        "embedded MongoDB stand-in, for tests and the benchmark). Unset: mongodb when a "
+        "MongoDB URL (or its secret) is set, else sqlite.")
     mongodb_url: str | None = Field(
-        default=None, description="MongoDB URL; unset: the embedded store is started."
+        default=None, description="MongoDB URL (store=mongodb)."
     )
     mongodb_url_secret_arn: str | None = Field(
         default=None, description="On AWS: a Secrets Manager secret (ARN or name) holding the "
         "MongoDB URL, read once at cold start when mongodb_url is unset.")
     mongodb_db: str = "lomas"
+    store_timeout_seconds: float = Field(
+        default=5.0, gt=0, description="A store operation that gets no answer in this long "
+        "(MongoDB unreachable, SQLite locked) fails with 503 StoreUnavailable and "
+        "Retry-After, instead of hanging.")
     state_dir: Path = Path(".lomas")
     data_root: Path | None = Field(
         default=None, description="Local dataset paths resolve inside it (default: state_dir/data)."
@@ -45,6 +55,15 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     threads: int = 8
+    workers: int = Field(
+        default=0, ge=0, description="Server processes of the container (lomas-serve), each "
+        "with `threads` threads; 0: one per core. The mongoeco store serves one.")
+    instances: int = Field(
+        default=1, ge=1, description="How many instances (replicas) share this store; set "
+        "by the Helm chart. SQLite refuses more than one: it is one file on one disk.")
+    auth_cache_seconds: float = Field(
+        default=2.0, ge=0, le=5, description="A token's user is looked up again after this "
+        "long: a revoked or rotated token stops working within it (0: every request).")
     dev_mode: bool = False
     max_body_bytes: int = 8_000_000
     max_drain_bytes: int = Field(
@@ -185,5 +204,17 @@ class Settings(BaseSettings):
         return self.state_dir / "cache"
 
     @property
+    def store_kind(self) -> Literal["sqlite", "mongodb", "mongoeco"]:
+        if self.store is not None:
+            return self.store
+        return "mongodb" if self.mongodb_url or self.mongodb_url_secret_arn else "sqlite"
+
+    @property
+    def sqlite_path(self) -> Path:
+        """The SQLite store's file (store=sqlite)."""
+        return self.state_dir / "lomas.sqlite3"
+
+    @property
     def embedded_store_path(self) -> Path:
+        """The mongoeco stand-in's file (store=mongoeco)."""
         return self.state_dir / "store.sqlite"

@@ -9,6 +9,9 @@ status of each type is mapped in one place, ``functions.common.errors``.
 class LomasError(Exception):
     """Base of every error Lomas raises on purpose."""
 
+    recorded = False
+    """Set once the error was recorded as a query's outcome (its archive and its job)."""
+
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
@@ -83,7 +86,13 @@ class DatasetUnavailable(LomasError):
 
 
 class StoreUnavailable(LomasError):
-    """The state store could not be reached."""
+    """The state store could not be reached, or did not answer in time (the cause is only
+    logged); the request may be retried after `retry_after` seconds."""
+
+    def __init__(self, message: str = "The state store is unavailable; try again shortly.",
+                 retry_after: int = 2) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class IdentityProviderUnavailable(LomasError):

@@ -9,11 +9,14 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from lomas.domain import (
     ArchiveRecord,
+    Begin,
+    Begun,
     Capability,
     Dataset,
     DatasetAccess,
     Grant,
     Job,
+    JobEnd,
     PrivacyCost,
     User,
 )
@@ -35,8 +38,12 @@ class UserStore(Protocol):
 
     def list_users(self) -> list[User]: ...
 
+    def list_user_records(self) -> list[tuple[User, str]]:
+        """Every user with their token hash (for an export), by name."""
+
     def delete_user(self, name: str) -> bool:
-        """Delete a user and their grants; archives stay. False if unknown."""
+        """Delete a user. Their grants (with what they spent) and archives stay, and a new
+        user of that name resumes them. False if unknown."""
 
     def set_may_query(self, name: str, may_query: bool) -> bool: ...
 
@@ -44,15 +51,26 @@ class UserStore(Protocol):
 
 
 class DatasetStore(Protocol):
+    """Datasets by name: the name is the privacy unit. A dataset is never forgotten, only
+    retired, so that its grants' spent budgets outlive it."""
+
     def create_dataset(self, dataset: Dataset) -> None:
-        """Insert a dataset. Raises Conflict if the name is taken."""
+        """Insert a dataset, or bring back a retired one of that name with this access and
+        metadata (its grants, spent budgets and archives resume). Raises Conflict if an
+        active dataset has the name."""
 
-    def get_dataset(self, name: str) -> Dataset | None: ...
+    def get_dataset(self, name: str) -> Dataset | None:
+        """The active dataset of that name (None: unknown or retired)."""
 
-    def list_datasets(self) -> list[str]: ...
+    def list_datasets(self) -> list[str]:
+        """The active datasets' names, sorted."""
+
+    def list_dataset_records(self) -> list[tuple[Dataset, bool]]:
+        """Every dataset with whether it is retired (for an export), by name."""
 
     def delete_dataset(self, name: str) -> bool:
-        """Delete a dataset and its grants; archives stay. False if unknown."""
+        """Retire it: it can no longer be queried; its grants, their spent budgets and its
+        archives stay. False if unknown or retired already."""
 
 
 class BudgetLedger(Protocol):
@@ -171,9 +189,48 @@ class FitRunner(Protocol):
         ...
 
 
+class QuerySteps(Protocol):
+    """A charged query in three steps of the store (each one transaction where the store
+    has them): `access`, `begin`, `end`. On the job path, `take_job` is the fourth."""
+
+    def access(self, user: str, dataset: str) -> tuple[Dataset, Grant] | None:
+        """The active dataset and the user's grant on it, in one read; None if either is
+        missing."""
+
+    def begin(self, step: Begin) -> Begun:
+        """In this order, stopping at the first outcome that is not CLAIMED:
+        count the rate window (LIMITED past its limit: only the count is written);
+        create the job (JOB if the key has one: nothing else written);
+        claim the record's key (REPLAY if taken, as `claim`);
+        spend the cost under the key (`spend`), or find it spent by an earlier run under
+        the key (`charged`): else NO_GRANT or EXHAUSTED, the claim released;
+        mark the job charged when this step spent. A job created before a REPLAY,
+        EXHAUSTED or NO_GRANT stays, for the caller to record its outcome."""
+
+    def take_job(self, uid: str, now: datetime) -> tuple[Job, Dataset | None] | None:
+        """`start_job`, and the job's dataset if it is active (None: retired meanwhile),
+        in one read-and-write."""
+
+    def end(
+        self,
+        user: str,
+        key: str,
+        *,
+        status: str,
+        cost: PrivacyCost,
+        response: dict[str, Any] | None = None,
+        error: dict[str, str] | None = None,
+        owner: str | None = None,
+        job: JobEnd | None = None,
+    ) -> bool:
+        """`finish`, and with a job, `finish_job` with the same outcome (done: complete,
+        the response its result); False, and the job untouched, if the archive's outcome
+        was not recorded."""
+
+
 class StateStore(UserStore, DatasetStore, BudgetLedger, QueryArchive, RateCounter, JobStore,
-                 Protocol):
-    """Everything Lomas keeps: users, datasets, grants and archives."""
+                 QuerySteps, Protocol):
+    """Everything Lomas keeps: users, datasets, grants, archives, rate windows and jobs."""
 
     def ping(self) -> None:
         """Raises StoreUnavailable if the store cannot be reached."""

@@ -112,13 +112,72 @@ def test_claim_admits_one_request_per_key(any_store: StateStore) -> None:
     assert any_store.claim(ArchiveRecord("u", "k2", "fp", "d", "e", {})) is None
 
 
-def test_deleting_a_user_or_dataset_drops_grants_and_keeps_archives(any_store) -> None:
-    _setup(any_store, PrivacyCost(1.0, 0.0))
+def test_a_retired_dataset_keeps_its_grants_and_resumes_them(any_store: StateStore) -> None:
+    _setup(any_store, PrivacyCost(5.0, 1e-4))
     any_store.claim(ArchiveRecord("u", "k", "fp", "d", "e", {}))
-    any_store.finish("u", "k", status="done", cost=PrivacyCost(0.5, 0.0))
+    any_store.finish("u", "k", status="done", cost=PrivacyCost(2.0, 1e-5))
+    assert any_store.spend("u", "d", PrivacyCost(2.0, 1e-5)) is not None
     assert any_store.delete_dataset("d")
-    assert any_store.get_grant("u", "d") is None
-    assert len(any_store.list_archives(user="u")) == 1
+    assert not any_store.delete_dataset("d")  # retired already
+    assert not any_store.delete_dataset("ghost")
+    assert any_store.get_dataset("d") is None and any_store.list_datasets() == []
+    assert any_store.access("u", "d") is None  # it cannot be queried
+    kept = any_store.get_grant("u", "d")
+    assert kept is not None and kept.spent == PrivacyCost(2.0, 1e-5)
+    assert [g.dataset for g in any_store.list_grants("u")] == ["d"]
+    assert len(any_store.list_archives(dataset="d")) == 1
+    assert any_store.list_dataset_records() == [(_dataset(), True)]
+
+    moved = Dataset("d", LocalAccess(path="moved.csv"), META.model_copy(update={"max_ids": 2}))
+    any_store.create_dataset(moved)  # the same name: the same privacy unit, resumed
+    assert any_store.get_dataset("d") == moved and any_store.list_datasets() == ["d"]
+    assert any_store.list_dataset_records() == [(moved, False)]
+    assert any_store.get_grant("u", "d") == kept
+    found = any_store.access("u", "d")
+    assert found is not None and found[1].remaining == kept.remaining
+    with pytest.raises(Conflict):
+        any_store.create_dataset(moved)  # active again
+
+
+def test_a_deleted_user_leaves_their_grants_to_a_new_user_of_that_name(
+        any_store: StateStore) -> None:
+    _setup(any_store, PrivacyCost(5.0, 0.0))
+    assert any_store.spend("u", "d", PrivacyCost(3.0, 0.0)) is not None
+    assert any_store.delete_user("u")
+    assert any_store.get_user("u") is None and any_store.find_user_by_token_hash("hash-u") is None
+    kept = any_store.get_grant("u", "d")
+    assert kept is not None and kept.spent == PrivacyCost(3.0, 0.0)
+    any_store.create_user(User("u"), "hash-new")
+    assert any_store.get_grant("u", "d") == kept
+
+
+def test_records_for_an_export_hold_every_user_and_dataset(any_store: StateStore) -> None:
+    any_store.create_user(User("zoe", is_admin=True), "hz")
+    any_store.create_user(User("amy", may_query=False), "ha")
+    for name in ("b", "a", "c"):
+        any_store.create_dataset(_dataset(name))
+    assert any_store.delete_dataset("c")
+    assert any_store.list_user_records() == [(User("amy", False, False), "ha"),
+                                             (User("zoe", True, True), "hz")]
+    assert any_store.list_dataset_records() == [(_dataset("a"), False), (_dataset("b"), False),
+                                                (_dataset("c"), True)]
+    assert any_store.list_datasets() == ["a", "b"]
+
+
+def test_datasets_written_before_retiring_existed_are_active(mongo_store) -> None:
+    """A database written before the `retired` field: its datasets are active, and
+    registering one of their names again is still a Conflict."""
+    from lomas.adapters.mongo import documents as docs
+
+    old = {k: v for k, v in docs.dataset_doc(_dataset()).items() if k != docs.RETIRED}
+    mongo_store.datasets.insert_one(old)
+    assert mongo_store.get_dataset("d") == _dataset()
+    assert mongo_store.list_datasets() == ["d"]
+    with pytest.raises(Conflict):
+        mongo_store.create_dataset(_dataset())
+    assert mongo_store.delete_dataset("d") and mongo_store.get_dataset("d") is None
+    mongo_store.create_dataset(_dataset())
+    assert mongo_store.get_dataset("d") == _dataset()
 
 
 def test_a_key_is_charged_once_and_refunded_once(any_store: StateStore) -> None:

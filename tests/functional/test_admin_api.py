@@ -9,7 +9,7 @@ from chalice.test import Client
 
 from lomas_contract.engines.smartnoise_sql import SmartnoiseSqlRequest
 from tests.conftest import World
-from tests.functional.test_query_api import error
+from tests.functional.test_query_api import error, post, query
 
 
 def call(client: Client, method: str, path: str, token: str | None, body: object = None,
@@ -61,7 +61,60 @@ def test_dataset_registration_and_grants(admin_client: Client, world: World) -> 
     assert call(admin_client, "DELETE", "/admin/grants/alice/income2", t).status_code == 204
     assert error(call(admin_client, "DELETE", "/admin/grants/alice/income2", t)) == (
         404, "NotFound")
-    assert call(admin_client, "DELETE", "/admin/datasets/income2", t).status_code == 204
+    assert call(admin_client, "DELETE", "/admin/datasets/income2", t).status_code == 200
+
+
+def test_a_retired_dataset_keeps_what_was_spent_and_its_name_resumes_it(
+        admin_client: Client, query_client: Client, world: World) -> None:
+    t, name = world.admin_token, {"dataset_name": "income"}
+    assert post(query_client, "/smartnoise_sql_query", query(), world.token).status_code == 200
+    left = post(query_client, "/get_remaining_budget", name, world.token).json_body
+    assert left["remaining_epsilon"] == pytest.approx(7.0)
+    metadata = world.store.get_dataset("income").metadata.model_dump(exclude_none=True)
+
+    retired = call(admin_client, "DELETE", "/admin/datasets/income", t)
+
+    assert (retired.status_code, retired.json_body) == (200, {
+        "dataset_name": "income", "grants_kept": 1, "message":
+        "Dataset 'income' retired: its 1 grant, their spent budgets and its archives are "
+        "kept; registering 'income' again resumes them."})
+    for path, body in (("/smartnoise_sql_query", query()), ("/get_remaining_budget", name)):
+        assert error(post(query_client, path, body, world.token)) == (403, "UnauthorizedAccess")
+    assert call(admin_client, "GET", "/admin/datasets", t).json_body == {"datasets": []}
+    for method, path, body in (
+            ("GET", "/admin/datasets/income", None), ("DELETE", "/admin/datasets/income", None),
+            ("PUT", "/admin/grants/alice/income", {"initial_epsilon": 50.0,
+                                                   "initial_delta": 1e-3})):
+        refused = call(admin_client, method, path, t, body)
+        assert error(refused) == (404, "NotFound") and "retired" in refused.json_body["message"]
+    [grant] = call(admin_client, "GET", "/admin/grants?user_name=alice", t).json_body["grants"]
+    assert (grant["dataset_retired"], grant["total_spent_epsilon"]) == (True, 3.0)
+    assert call(admin_client, "GET", "/admin/grants/alice/income", t).json_body[
+        "dataset_retired"] is True
+
+    again = {"dataset_name": "income", "metadata": metadata,
+             "dataset_access": {"type": "local", "path": "income.csv"}}
+    assert call(admin_client, "POST", "/admin/datasets", t, again).status_code == 201
+    assert post(query_client, "/get_remaining_budget", name, world.token).json_body == left
+    [grant] = call(admin_client, "GET", "/admin/grants?user_name=alice", t).json_body["grants"]
+    assert grant["dataset_retired"] is False
+    assert len(call(admin_client, "GET", "/admin/archives?dataset_name=income", t)
+               .json_body["archives"]) == 1
+
+
+def test_a_bulk_import_does_not_grant_below_what_a_resumed_dataset_spent(
+        admin_client: Client, world: World) -> None:
+    from lomas.domain import PrivacyCost
+
+    world.store.spend("alice", "income", PrivacyCost(4.0, 0.0))
+    world.store.delete_dataset("income")
+    doc = IMPORT.replace("income3", "income").replace("carol", "alice").replace(
+        "users:\n  - {user_name: alice}\n", "")
+    response = call(admin_client, "POST", "/admin/import", world.admin_token, doc,
+                    content_type="application/x-yaml")
+    assert error(response) == (409, "Conflict")
+    assert "spent epsilon 4.0" in response.json_body["message"]
+    assert world.store.get_dataset("income") is None  # nothing written
 
 
 def test_metadata_from_a_file_and_path_escapes(admin_client: Client, world: World) -> None:

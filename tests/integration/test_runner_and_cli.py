@@ -27,23 +27,23 @@ def test_seed_writes_demo_env_and_a_restart_keeps_everything(
     assert env["LOMAS_ADMIN_TOKEN"] != env["LOMAS_TOKEN"]
     assert (tmp_path / "demo.env").stat().st_mode & 0o077 == 0
 
-    ctx, embedded = serve.start(Settings())
+    ctx, close = serve.start(Settings())
     assert ctx.store.list_datasets() == ["income_synth", "penguins"]
     assert ctx.store.spend("dr_antartica", "penguins", PrivacyCost(1.0, 0.0)) is not None
-    embedded.stop()
+    close()
 
     serve.main(["--check"])  # restart
     assert serve.read_env_file(tmp_path / "demo.env") == env  # same tokens still valid
-    ctx, embedded = serve.start(Settings())
+    ctx, close = serve.start(Settings())
     grant = ctx.store.get_grant("dr_antartica", "penguins")
     assert grant is not None and grant.spent.epsilon == 1.0
-    embedded.stop()
+    close()
     assert len(Path(tmp_path / "data" / "income_synth.csv").read_text().splitlines()) == 200_001
 
 
-def run(server: LiveServer, *args: str):
+def run(server: LiveServer, *args: str, input: str | None = None):
     return CliRunner().invoke(
-        cli, ["--url", server.url, "--token", server.world.admin_token, *args])
+        cli, ["--url", server.url, "--token", server.world.admin_token, *args], input=input)
 
 
 def test_cli_over_the_admin_api(live_server: LiveServer) -> None:
@@ -62,6 +62,26 @@ def test_cli_over_the_admin_api(live_server: LiveServer) -> None:
     assert run(live_server, "users", "set", "bob", "--no-may-query").exit_code == 0
     missing = run(live_server, "users", "show", "ghost")
     assert missing.exit_code == 1 and "NotFound" in missing.output
+
+
+def test_cli_datasets_delete_asks_first_and_says_what_it_keeps(live_server: LiveServer) -> None:
+    store = live_server.world.store
+    store.spend("alice", "income", PrivacyCost(2.0, 0.0))
+    declined = run(live_server, "datasets", "delete", "income", input="n\n")
+    assert declined.exit_code == 1 and "grants, spent budgets and archives are kept" in \
+        declined.output
+    assert store.get_dataset("income") is not None
+
+    confirmed = run(live_server, "datasets", "delete", "income", input="y\n")
+
+    assert confirmed.exit_code == 0, confirmed.output
+    assert "Dataset 'income' retired: its 1 grant, their spent budgets" in confirmed.output
+    assert store.get_dataset("income") is None
+    assert store.get_grant("alice", "income").spent == PrivacyCost(2.0, 0.0)  # type: ignore[union-attr]
+    again = run(live_server, "datasets", "delete", "income", "--yes")
+    assert again.exit_code == 1 and "is retired" in again.output
+    assert "* retired: income (the grants are kept" in run(
+        live_server, "grants", "list", "--user", "alice").output
 
 
 def test_cli_import_and_bad_token(live_server: LiveServer, tmp_path: Path) -> None:

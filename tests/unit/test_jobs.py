@@ -102,7 +102,7 @@ def test_a_job_that_cannot_be_dispatched_fails_at_once_refunded(world: World) ->
 def test_a_dataset_deleted_before_the_run_fails_the_job_refunded(held) -> None:
     world, runner = held
     job = jobs.submit(world.ctx, ALICE, SQL, req(), "gone", dummy=False)
-    world.store.delete_dataset("income")  # and the grants with it
+    world.store.delete_dataset("income")  # retired: its grant stays, but no one may query it
     runner.run_all()
     failed = jobs.status(world.ctx, ALICE, job.uid)
     assert failed.status == "failed" and failed.error is not None

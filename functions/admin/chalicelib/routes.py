@@ -63,8 +63,8 @@ def check_dataset(call: Call, dataset_name: str) -> m.DatasetCheckResponse:
 
 
 @expose(bp, deps, r.DELETE_DATASET)
-def delete_dataset(call: Call, dataset_name: str) -> None:
-    admin.delete_dataset(call.ctx, dataset_name)
+def delete_dataset(call: Call, dataset_name: str) -> m.DatasetRetired:
+    return admin.delete_dataset(call.ctx, dataset_name)
 
 
 @expose(bp, deps, r.LIST_GRANTS)

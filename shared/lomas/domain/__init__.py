@@ -123,3 +123,65 @@ class Job:
     @property
     def finished(self) -> bool:
         return self.status != "in_progress"
+
+
+@dataclass(frozen=True, slots=True)
+class RateWindow:
+    """One request of `user` counted in time window `window`, refused past `limit`; the
+    window's count may be forgotten after `expires`."""
+
+    user: str
+    window: int
+    expires: datetime
+    limit: int
+
+
+@dataclass(frozen=True, slots=True)
+class Begin:
+    """What starts a query in one step of the store: its rate window counted, its job
+    created, its key claimed and its cost spent under that key.
+
+    `record`: the claim of a charged query (None: a dummy job, nothing claimed or charged).
+    `job`: the job it runs as (None: a direct request).
+    """
+
+    user: str
+    dataset: str
+    cost: PrivacyCost
+    now: datetime
+    record: ArchiveRecord | None = None
+    rate: RateWindow | None = None
+    job: Job | None = None
+
+
+class Outcome(StrEnum):
+    CLAIMED = "claimed"
+    """The key is this run's; `charged_now` says whether this step spent the cost (False:
+    an earlier run under the key spent it and died)."""
+    LIMITED = "limited"
+    """Over the rate limit: only the count was written."""
+    JOB = "job"
+    """The key has a job already (`job`): nothing else was written."""
+    REPLAY = "replay"
+    """The key has a claim already (`existing`): its outcome, or a run still going."""
+    EXHAUSTED = "exhausted"
+    """The grant does not cover the cost: nothing claimed or charged."""
+    NO_GRANT = "no_grant"
+    """There is no grant (revoked meanwhile): nothing claimed or charged."""
+
+
+@dataclass(frozen=True, slots=True)
+class Begun:
+    outcome: Outcome
+    charged_now: bool = False
+    existing: ArchiveRecord | None = None
+    job: Job | None = None
+    count: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class JobEnd:
+    """The job whose outcome is the query's, recorded in the same step as the archive's."""
+
+    uid: str
+    expires_at: datetime

@@ -5,6 +5,9 @@ from __future__ import annotations
 import contextlib
 import hmac
 import logging
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import replace
 
 from pydantic import ValidationError
@@ -19,7 +22,38 @@ from lomas_contract.models import CreateUserRequest
 log = logging.getLogger(__name__)
 
 
-def authenticate(store: StateStore, token: str | None, oidc: OidcRules | None = None) -> User:
+class TokenCache:
+    """The users of API tokens seen in the last `seconds`, by token hash, so that a burst
+    of requests looks a token up once: a rotated or revoked token, or a user disabled,
+    takes effect within `seconds` (LOMAS_AUTH_CACHE_SECONDS, at most 5). Unknown tokens
+    are never cached."""
+
+    def __init__(self, seconds: float, max_entries: int = 10_000,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._seconds, self._max, self._clock = seconds, max_entries, clock
+        self._users: dict[str, tuple[float, User]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, digest: str) -> User | None:
+        found = self._users.get(digest)
+        if found is None or found[0] <= self._clock():
+            return None
+        return found[1]
+
+    def put(self, digest: str, user: User) -> None:
+        if self._seconds <= 0:
+            return
+        with self._lock:
+            if len(self._users) >= self._max:
+                now = self._clock()
+                self._users = {d: e for d, e in self._users.items() if e[0] > now}
+                if len(self._users) >= self._max:
+                    self._users.clear()
+            self._users[digest] = (self._clock() + self._seconds, user)
+
+
+def authenticate(store: StateStore, token: str | None, oidc: OidcRules | None = None,
+                 cache: TokenCache | None = None) -> User:
     """The user holding this bearer token: an API token, or (with OIDC configured) a JSON
     Web Token from the issuer. Raises Unauthenticated, IdentityProviderUnavailable."""
     if not token:
@@ -27,9 +61,13 @@ def authenticate(store: StateStore, token: str | None, oidc: OidcRules | None = 
     if oidc is not None and token.count(".") == 2:  # API tokens have no dots
         return oidc_user(store, oidc, token)
     digest = hash_token(token)
+    if cache is not None and (user := cache.get(digest)) is not None:
+        return user
     found = store.find_user_by_token_hash(digest)
     if found is None or not hmac.compare_digest(found[1], digest):
         raise Unauthenticated("The token is not valid.")
+    if cache is not None:
+        cache.put(digest, found[0])
     return found[0]
 
 
@@ -86,8 +124,7 @@ def dataset_for(store: StateStore, user: User, dataset_name: str) -> tuple[Datas
     """The dataset and the caller's grant on it. Raises UnauthorizedAccess."""
     if not user.may_query:
         raise UnauthorizedAccess("Your account may not query; ask an administrator.")
-    grant = store.get_grant(user.name, dataset_name)
-    dataset = store.get_dataset(dataset_name) if grant else None
-    if grant is None or dataset is None:
+    found = store.access(user.name, dataset_name)
+    if found is None:
         raise no_access(dataset_name)
-    return dataset, grant
+    return found

@@ -89,7 +89,8 @@ def _checked(ctx: Context, req: m.CreateDatasetRequest) -> Dataset:
 
 def create_dataset(ctx: Context, req: m.CreateDatasetRequest,
                    dataset: Dataset | None = None) -> m.DatasetInfo:
-    """Register a dataset. Raises Conflict, InvalidQuery (access or metadata)."""
+    """Register a dataset, or bring a retired one of that name back with this access and
+    metadata (its grants resume). Raises Conflict, InvalidQuery (access or metadata)."""
     dataset = dataset or _checked(ctx, req)
     metadata = dataset.metadata
     ctx.store.create_dataset(dataset)
@@ -101,10 +102,24 @@ def list_datasets(ctx: Context) -> m.DatasetsResponse:
     return m.DatasetsResponse(datasets=ctx.store.list_datasets())
 
 
-def get_dataset(ctx: Context, name: str) -> m.DatasetInfo:
-    dataset = ctx.store.get_dataset(name)
+def _no_dataset(store: StateStore, name: str) -> NotFound:
+    """The refusal of a dataset that is not active: unknown, or retired (then said so)."""
+    if any(d.name == name and retired for d, retired in store.list_dataset_records()):
+        return NotFound(f"Dataset {name!r} is retired: register it again under that name "
+                        "to use it (its grants resume).")
+    return NotFound(f"Dataset {name!r} does not exist.")
+
+
+def _active(store: StateStore, name: str) -> Dataset:
+    dataset = store.get_dataset(name)
     if dataset is None:
-        raise NotFound(f"Dataset {name!r} does not exist.")
+        raise _no_dataset(store, name)
+    return dataset
+
+
+def get_dataset(ctx: Context, name: str) -> m.DatasetInfo:
+    """An active dataset. Raises NotFound (unknown or retired)."""
+    dataset = _active(ctx.store, name)
     return m.DatasetInfo(dataset_name=dataset.name, dataset_access=dataset.access,
                          metadata=dataset.metadata)
 
@@ -120,9 +135,7 @@ def privacy_warnings(metadata: m.DatasetMetadata) -> list[str]:
 
 def check_dataset(ctx: Context, name: str) -> m.DatasetCheckResponse:
     """Load the dataset once and report problems as counts. Raises NotFound."""
-    dataset = ctx.store.get_dataset(name)
-    if dataset is None:
-        raise NotFound(f"Dataset {name!r} does not exist.")
+    dataset = _active(ctx.store, name)
     md = dataset.metadata
     settings = m.PrivacySettings.model_validate(
         md.model_dump(include=set(m.PrivacySettings.model_fields)))
@@ -130,40 +143,51 @@ def check_dataset(ctx: Context, name: str) -> m.DatasetCheckResponse:
         update={"privacy": settings, "warnings": privacy_warnings(md)})
 
 
-def delete_dataset(ctx: Context, name: str) -> None:
+def delete_dataset(ctx: Context, name: str) -> m.DatasetRetired:
+    """Retire a dataset: it can no longer be queried; its grants, their spent budgets and
+    its archives stay, and registering its name again resumes them. Raises NotFound."""
     if not ctx.store.delete_dataset(name):
-        raise NotFound(f"Dataset {name!r} does not exist.")
+        raise _no_dataset(ctx.store, name)
     ctx.handles.forget(name)
+    kept = sum(g.dataset == name for g in ctx.store.list_grants())
+    grants = f"{kept} grant" + ("" if kept == 1 else "s")
+    return m.DatasetRetired(dataset_name=name, grants_kept=kept, message=(
+        f"Dataset {name!r} retired: its {grants}, their spent budgets and its archives are "
+        f"kept; registering {name!r} again resumes them."))
 
 
-def grant_info(grant: Grant) -> m.GrantInfo:
+def grant_info(grant: Grant, retired: bool = False) -> m.GrantInfo:
     return m.GrantInfo(
         user_name=grant.user, dataset_name=grant.dataset,
         initial_epsilon=grant.initial.epsilon, initial_delta=grant.initial.delta,
         total_spent_epsilon=grant.spent.epsilon, total_spent_delta=grant.spent.delta,
         remaining_epsilon=grant.remaining.epsilon, remaining_delta=grant.remaining.delta,
+        dataset_retired=retired,
     )
 
 
 def put_grant(ctx: Context, user: str, dataset: str, req: m.GrantRequest) -> m.GrantInfo:
-    """Create or change a grant. Raises NotFound, Conflict (below what is spent)."""
+    """Create or change a grant on an active dataset. Raises NotFound (a retired dataset
+    too), Conflict (below what is spent)."""
     _user(ctx.store, user)
-    if ctx.store.get_dataset(dataset) is None:
-        raise NotFound(f"Dataset {dataset!r} does not exist.")
+    _active(ctx.store, dataset)
     initial = PrivacyCost(req.initial_epsilon, req.initial_delta)
     return grant_info(ctx.store.put_grant(user, dataset, initial))
 
 
 def list_grants(ctx: Context, user: str | None) -> m.GrantsResponse:
-    """Every grant, or one user's, with initial, spent and remaining budgets."""
-    return m.GrantsResponse(grants=[grant_info(g) for g in ctx.store.list_grants(user or None)])
+    """Every grant, or one user's, with initial, spent and remaining budgets; those on a
+    retired dataset marked."""
+    active = set(ctx.store.list_datasets())
+    return m.GrantsResponse(grants=[grant_info(g, g.dataset not in active)
+                                    for g in ctx.store.list_grants(user or None)])
 
 
 def get_grant(ctx: Context, user: str, dataset: str) -> m.GrantInfo:
     grant = ctx.store.get_grant(user, dataset)
     if grant is None:
         raise NotFound(f"User {user!r} has no grant on {dataset!r}.")
-    return grant_info(grant)
+    return grant_info(grant, ctx.store.get_dataset(dataset) is None)
 
 
 def delete_grant(ctx: Context, user: str, dataset: str) -> None:
@@ -204,7 +228,13 @@ def _check_import(ctx: Context, doc: m.ImportDocument) -> list[Dataset]:
         if g.user_name not in users and ctx.store.get_user(g.user_name) is None:
             raise NotFound(f"User {g.user_name!r} does not exist.")
         if g.dataset_name not in datasets and ctx.store.get_dataset(g.dataset_name) is None:
-            raise NotFound(f"Dataset {g.dataset_name!r} does not exist.")
+            raise _no_dataset(ctx.store, g.dataset_name)
+        kept = ctx.store.get_grant(g.user_name, g.dataset_name)  # a resumed dataset's, say
+        if kept is not None and (kept.spent.epsilon > g.initial_epsilon
+                                 or kept.spent.delta > g.initial_delta):
+            raise Conflict(f"User {g.user_name!r} has spent epsilon {kept.spent.epsilon}, "
+                           f"delta {kept.spent.delta} on {g.dataset_name!r} already: grant "
+                           "at least that.")
     return checked
 
 

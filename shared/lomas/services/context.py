@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from lomas.config import Settings
 from lomas.ports import (
@@ -11,6 +12,9 @@ from lomas.ports import (
     StateStore,
     TokenVerifier,
 )
+
+if TYPE_CHECKING:
+    from lomas.services.access import TokenCache
 
 
 @dataclass(frozen=True)
@@ -36,3 +40,5 @@ class Context:
     oidc: OidcRules | None = None
     fits: FitRunner | None = None
     """Runs the fits of the synthesizers and models (None: this process serves none)."""
+    tokens: TokenCache | None = None
+    """API tokens' users seen in the last seconds (None: looked up on every request)."""

@@ -13,19 +13,20 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from lomas.domain import Job, User
-from lomas.engines import ENGINES, Engine
+from lomas.domain import Dataset, Job, JobEnd, Outcome, User
+from lomas.engines import ENGINES, Engine, Prepared
 from lomas.errors import Conflict, LomasError, NotFound
+from lomas.services import ratelimit
 from lomas.services.access import no_access
 from lomas.services.context import Context
 from lomas.services.querying import (
     INTERNAL,
     Claim,
-    claim_and_charge,
+    begin_step,
     dummy_response,
     fingerprint,
     give_back,
@@ -34,6 +35,7 @@ from lomas.services.querying import (
     private_executor,
     release_claim,
     run_claimed,
+    settle,
 )
 from lomas_contract.base import DatasetRequest
 
@@ -57,9 +59,10 @@ def submit(ctx: Context, user: User, engine: Engine, req: DatasetRequest,
     A key that has a job already gives that job back. Raises what a direct query
     raises before its charge (UnauthorizedAccess, RateLimited, InvalidQuery), and
     Conflict for a key used with another request. A failure at the charge (budget)
-    is the job's outcome: the job is failed at once.
+    is the job's outcome: the job is failed at once. The job is created, its rate
+    window counted, its key claimed and its cost spent in one step of the store.
     """
-    planned = plan(ctx, user, engine, req, dummy=dummy)
+    planned = plan(ctx, user, engine, req, dummy=dummy, count=False)
     kind = "dummy" if dummy else "query"
     now = datetime.now(UTC)
     lease_until = now + timedelta(seconds=ctx.settings.claim_lease_seconds)
@@ -69,74 +72,104 @@ def submit(ctx: Context, user: User, engine: Engine, req: DatasetRequest,
               engine=engine.spec.name, dataset=planned.dataset.name, request=planned.request,
               cost=planned.prepared.cost, lease_until=lease_until,
               expires_at=_retention(ctx, lease_until))
-    if (existing := ctx.store.create_job(job)) is not None:
-        if existing.fingerprint != job.fingerprint:
+    step = begin_step(ctx, user, planned.dataset, engine.spec.name, planned.request,
+                      job.cost, job.idempotency_key, owner=uid, job=job)
+    if dummy:
+        step = replace(step, record=None)
+    begun = ctx.store.begin(step)
+    if begun.outcome is Outcome.LIMITED:
+        assert step.rate is not None
+        raise ratelimit.limited(ctx, step.rate)
+    if begun.outcome is Outcome.JOB:
+        assert begun.job is not None
+        if begun.job.fingerprint != job.fingerprint:
             raise Conflict("This Idempotency-Key was already used for a different request.")
-        return existing
+        return begun.job
+    ready = Ready(planned.dataset, req, planned.prepared)
     if not dummy:
         try:
-            claim = claim_and_charge(ctx, user, planned.dataset, engine.spec.name,
-                                     planned.request,
-                                     job.cost, job.idempotency_key, owner=uid)
+            claim = settle(ctx, user, planned.dataset, step, begun)
         except LomasError as exc:
             return _record(ctx, job, "failed", error=exc.record())
         if isinstance(claim, dict):  # the key's query ran already (a direct request)
             return _record(ctx, job, "complete", result=claim)
-        if claim.charged_now:
-            ctx.store.mark_job_charged(uid)
-            job = replace(job, charged=True)
+        job = replace(job, charged=claim.charged_now)
     try:
-        ctx.jobs.dispatch(uid, lambda: run(ctx, uid), fit=planned.prepared.fit is not None)
+        ctx.jobs.dispatch(uid, lambda: run(ctx, uid, ready),
+                          fit=planned.prepared.fit is not None)
     except Exception:
         log.exception("job %s could not be dispatched", uid)
         return _lapse(ctx, job, now=job.lease_until + timedelta(seconds=1))  # lapse it now
     return job  # in progress, as written (its runner may be done already: await_job reads)
 
 
-def run(ctx: Context, uid: str) -> Job | None:
+@dataclass(frozen=True)
+class Ready:
+    """What a submit checked and priced, handed to a runner in the same process (another
+    process, a Lambda invocation, reads the job and checks it again)."""
+
+    dataset: Dataset
+    request: DatasetRequest
+    prepared: Prepared
+
+
+def run(ctx: Context, uid: str, ready: Ready | None = None) -> Job | None:
     """Run job `uid` here, once: a second delivery, or a job that lapsed, does nothing.
 
     Returns the job as its outcome was recorded (a waiting request in this process
     answers with it, without reading it back), or None if it did not run here.
     """
-    job = ctx.store.start_job(uid, datetime.now(UTC))
-    if job is None:
+    taken = ctx.store.take_job(uid, datetime.now(UTC))
+    if taken is None:
         log.info("job %s not run: taken, finished or lapsed", uid)
         return None
+    job, dataset = taken
+    if ready is not None and ready.dataset != dataset:
+        ready = None  # retired or registered again since the submit: checked again
+    end = JobEnd(uid, _retention(ctx, datetime.now(UTC)))
     try:
-        result = _execute(ctx, job)
+        result = _execute(ctx, job, dataset, ready, end)
     except LomasError as exc:
+        if exc.recorded:  # the query's outcome, recorded with the job's
+            return replace(job, status="failed", error=exc.record(), expires_at=end.expires_at)
         return _record(ctx, job, "failed", read_back=False, error=exc.record())
-    except Exception:
+    except Exception as exc:
         log.exception("job %s failed", uid)
+        if getattr(exc, "recorded", False):
+            return replace(job, status="failed", error=INTERNAL, expires_at=end.expires_at)
         return _record(ctx, job, "failed", read_back=False, error=INTERNAL)
+    if job.kind == "query":  # recorded with the archive's outcome
+        return replace(job, status="complete", result=result, expires_at=end.expires_at)
     return _record(ctx, job, "complete", read_back=False, result=result)
 
 
-def _execute(ctx: Context, job: Job) -> dict[str, Any]:
+def _execute(ctx: Context, job: Job, dataset: Dataset | None, ready: Ready | None,
+             end: JobEnd) -> dict[str, Any]:
     user = User(job.user)
     engine = ENGINES[job.engine]
-    model = engine.spec.dummy if job.kind == "dummy" else engine.spec.query
-    dataset = ctx.store.get_dataset(job.dataset)
     claim = None
     if job.kind == "query":
-        if dataset is None:  # deleted meanwhile, with its grants
+        if dataset is None:  # retired meanwhile
             ctx.store.release(job.user, job.idempotency_key, job.uid)
             raise no_access(job.dataset)
         claim = Claim(user, dataset, job.engine, job.cost, job.idempotency_key, job.uid,
                       job.charged)
     elif dataset is None:
         raise no_access(job.dataset)
-    try:
-        req = model.model_validate(job.request)
-        prepared = prepare(ctx, engine, dataset, req)
-    except BaseException:
-        if claim is not None:
-            give_back(ctx, claim)  # nothing was read
-        raise
+    if ready is not None:
+        req, prepared = ready.request, ready.prepared
+    else:
+        model = engine.spec.dummy if job.kind == "dummy" else engine.spec.query
+        try:
+            req = model.model_validate(job.request)
+            prepared = prepare(ctx, engine, dataset, req)
+        except BaseException:
+            if claim is not None:
+                give_back(ctx, claim)  # nothing was read
+            raise
     if claim is None:
         return dummy_response(user, dataset, prepared, req)
-    return run_claimed(ctx, claim, private_executor(ctx, user, prepared))
+    return run_claimed(ctx, claim, private_executor(ctx, user, prepared), job=end)
 
 
 def _record(ctx: Context, job: Job, status: str, *, read_back: bool = True,

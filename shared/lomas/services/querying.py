@@ -14,14 +14,24 @@ from importlib.util import find_spec
 from typing import Any
 
 from lomas import errors
-from lomas.domain import ArchiveRecord, Dataset, PrivacyCost, User
+from lomas.domain import (
+    ArchiveRecord,
+    Begin,
+    Begun,
+    Dataset,
+    Job,
+    JobEnd,
+    Outcome,
+    PrivacyCost,
+    User,
+)
 from lomas.engines import Engine, Prepared
 from lomas.errors import BudgetExhausted, Conflict, DatasetUnavailable, InvalidQuery, LomasError
 from lomas.ports import Handle, StateStore
-from lomas.services.access import dataset_for
+from lomas.services import ratelimit
+from lomas.services.access import dataset_for, no_access
 from lomas.services.context import Context
 from lomas.services.preflight import DUMMY_ROWS, DUMMY_SEED, PREFLIGHT
-from lomas.services.ratelimit import admit
 from lomas.services.researcher import check_dummy_rows
 from lomas_contract import models as m
 from lomas_contract.base import DatasetRequest, DummyFields, EngineResult
@@ -38,9 +48,9 @@ def fingerprint(engine: str, request: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _replay(existing: ArchiveRecord, print_: str) -> dict[str, Any]:
+def _replay(existing: ArchiveRecord, fingerprint: str) -> dict[str, Any]:
     """The stored outcome of an earlier request under the same key."""
-    if existing.fingerprint != print_:
+    if existing.fingerprint != fingerprint:
         raise Conflict("This Idempotency-Key was already used for a different request.")
     if existing.status == "done" and existing.response is not None:
         return existing.response
@@ -62,41 +72,43 @@ class Claim:
     charged_now: bool
 
 
-def claim_and_charge(
-    ctx: Context,
-    user: User,
-    dataset: Dataset,
-    engine: str,
-    request: dict[str, Any],
-    cost: PrivacyCost,
-    idempotency_key: str | None,
-    owner: str | None = None,
-) -> Claim | dict[str, Any]:
-    """Claim the key with a lease and spend the cost, charged by the same update.
-
-    A retry after a crashed run (lease over) gets a claim that is not charged again; a
-    key with a recorded outcome gives that outcome back (a response dict, or its error
-    raised). Raises Conflict (key reused or running), BudgetExhausted, UnauthorizedAccess.
-    """
-    store, print_ = ctx.store, fingerprint(engine, request)
-    key = idempotency_key or f"server-{uuid.uuid4()}"
+def begin_step(ctx: Context, user: User, dataset: Dataset, engine: str,
+               request: dict[str, Any], cost: PrivacyCost, idempotency_key: str, *,
+               owner: str, job: Job | None = None) -> Begin:
+    """The store's one step that starts a charged query: its rate window counted, its
+    key claimed with a lease, its cost spent under the key (and its job created)."""
     now = datetime.now(UTC)
-    owner = owner or uuid.uuid4().hex
-    record = ArchiveRecord(user.name, key, print_, dataset.name, engine, request, owner=owner,
-                           lease_until=now + timedelta(seconds=ctx.settings.claim_lease_seconds))
-    if (existing := store.claim(record, now)) is not None:
-        return _replay(existing, print_)
-    charged_now = store.spend(user.name, dataset.name, cost, key) is not None
-    if not charged_now and not store.charged(user.name, dataset.name, key):
-        store.release(user.name, key, owner)
-        dataset_for(store, user, dataset.name)  # revoked meanwhile -> UnauthorizedAccess
-        raise BudgetExhausted(
-            f"The remaining budget on {dataset.name!r} does not cover "
-            f"epsilon={cost.epsilon:g}, delta={cost.delta:g}."
-        )
-    # Not charged now: a run under this key was charged and died; data may have been
-    # read then, so it is never refunded, and this run is not charged again.
-    return Claim(user, dataset, engine, cost, key, owner, charged_now)
+    lease = now + timedelta(seconds=ctx.settings.claim_lease_seconds)
+    record = ArchiveRecord(user.name, idempotency_key, fingerprint(engine, request),
+                           dataset.name, engine, request, cost=cost, owner=owner,
+                           lease_until=lease)
+    return Begin(user.name, dataset.name, cost, now, record, ratelimit.window(ctx, user), job)
+
+
+def settle(ctx: Context, user: User, dataset: Dataset, step: Begin,
+           begun: Begun) -> Claim | dict[str, Any]:
+    """What a begun step means for its query: a claim to run, or a key's recorded outcome
+    (a response dict, or its error raised). A retry after a crashed run (lease over) gets
+    a claim not charged again: data may have been read then, so it is never refunded.
+    Raises RateLimited, Conflict (key reused or running), BudgetExhausted,
+    UnauthorizedAccess (the grant revoked meanwhile)."""
+    record, cost = step.record, step.cost
+    assert record is not None
+    match begun.outcome:
+        case Outcome.LIMITED:
+            assert step.rate is not None
+            raise ratelimit.limited(ctx, step.rate)
+        case Outcome.REPLAY:
+            assert begun.existing is not None
+            return _replay(begun.existing, record.fingerprint)
+        case Outcome.NO_GRANT:
+            raise no_access(dataset.name)
+        case Outcome.EXHAUSTED:
+            raise BudgetExhausted(
+                f"The remaining budget on {dataset.name!r} does not cover "
+                f"epsilon={cost.epsilon:g}, delta={cost.delta:g}.")
+    return Claim(user, dataset, record.engine, cost, record.idempotency_key, record.owner,
+                 begun.charged_now)
 
 
 def give_back(ctx: Context, claim: Claim) -> None:
@@ -114,11 +126,13 @@ def release_claim(store: StateStore, user: str, dataset: str, cost: PrivacyCost,
     store.release(user, key, owner)
 
 
-def run_claimed(ctx: Context, claim: Claim, execute: Executor) -> dict[str, Any]:
-    """Read the private data and run execute once, then record the outcome.
+def run_claimed(ctx: Context, claim: Claim, execute: Executor,
+                job: JobEnd | None = None) -> dict[str, Any]:
+    """Read the private data and run execute once, then record the outcome (and, with a
+    job, the job's in the same step).
 
     Raises DatasetUnavailable (the claim given back), or the engine's error (recorded,
-    not refunded), or Conflict if a retry took the key over meanwhile.
+    not refunded; marked `recorded`), or Conflict if a retry took the key over meanwhile.
     """
     store, user, key, owner, cost = ctx.store, claim.user, claim.key, claim.owner, claim.cost
     try:
@@ -132,21 +146,24 @@ def run_claimed(ctx: Context, claim: Claim, execute: Executor) -> dict[str, Any]
         give_back(ctx, claim)  # the source could not be reached: no private data was read
         raise
     except LomasError as exc:
-        _finish(store, user, key, owner, status="failed", cost=cost, error=exc.record())
+        _finish(store, user, key, owner, job, status="failed", cost=cost, error=exc.record())
+        exc.recorded = True
         raise
-    except BaseException:
-        _finish(store, user, key, owner, status="failed", cost=cost, error=INTERNAL)
+    except BaseException as exc:
+        _finish(store, user, key, owner, job, status="failed", cost=cost, error=INTERNAL)
+        exc.recorded = True  # type: ignore[attr-defined]
         raise
-    _finish(store, user, key, owner, status="done", cost=cost, response=response)
+    _finish(store, user, key, owner, job, status="done", cost=cost, response=response)
     log.info("query user=%s dataset=%s engine=%s epsilon=%g delta=%g outcome=done",
              user.name, claim.dataset.name, claim.engine, cost.epsilon, cost.delta)
     return response
 
 
-def _finish(store: Any, user: User, key: str, owner: str, **outcome: Any) -> None:
+def _finish(store: StateStore, user: User, key: str, owner: str, job: JobEnd | None,
+            **outcome: Any) -> None:
     """Record the outcome. Raises Conflict if another run took the key over meanwhile:
     that run's answer is the one released, never both."""
-    if not store.finish(user.name, key, owner=owner, **outcome):
+    if not store.end(user.name, key, owner=owner, job=job, **outcome):
         raise Conflict("This query's Idempotency-Key was taken over by a retry after its "
                        "lease ended; the retry's answer stands.")
 
@@ -203,7 +220,7 @@ def estimate_cost(ctx: Context, user: User, engine: Engine,
                   req: DatasetRequest) -> m.CostResponse:
     """What the query would be charged. Raises UnauthorizedAccess, InvalidQuery, RateLimited."""
     dataset, _ = dataset_for(ctx.store, user, req.dataset_name)
-    admit(ctx, user)
+    ratelimit.admit(ctx, user)
     cost = prepare(ctx, engine, dataset, req).cost
     return m.CostResponse(epsilon=cost.epsilon, delta=cost.delta)
 
@@ -244,14 +261,16 @@ class Planned:
 
 
 def plan(ctx: Context, user: User, engine: Engine, req: DatasetRequest, *,
-         dummy: bool) -> Planned:
+         dummy: bool, count: bool = True) -> Planned:
     """Check access, the rate limit and the request, and price it; nothing is run.
 
     A query that fails on dummy data is an InvalidQuery here, before anything is
-    charged. Raises UnauthorizedAccess, RateLimited, InvalidQuery.
+    charged. Raises UnauthorizedAccess, RateLimited, InvalidQuery. count=False: the
+    rate window is counted later, in the step that claims (`begin_step`).
     """
     dataset, _ = dataset_for(ctx.store, user, req.dataset_name)
-    admit(ctx, user)
+    if count:
+        ratelimit.admit(ctx, user)
     if dummy:
         assert isinstance(req, DummyFields)
         check_dummy_rows(ctx, req.dummy_nb_rows)
@@ -292,9 +311,11 @@ def run_query(ctx: Context, user: User, engine: Engine, req: DatasetRequest,
     Raises what `plan` raises, Conflict (key reused or running), BudgetExhausted,
     DatasetUnavailable (refunded), or the engine's error (not refunded).
     """
-    planned = plan(ctx, user, engine, req, dummy=False)
-    claim = claim_and_charge(ctx, user, planned.dataset, engine.spec.name, planned.request,
-                             planned.prepared.cost, idempotency_key)
+    planned = plan(ctx, user, engine, req, dummy=False, count=False)
+    step = begin_step(ctx, user, planned.dataset, engine.spec.name, planned.request,
+                      planned.prepared.cost, idempotency_key or f"server-{uuid.uuid4()}",
+                      owner=uuid.uuid4().hex)
+    claim = settle(ctx, user, planned.dataset, step, ctx.store.begin(step))
     if isinstance(claim, dict):
         return claim
     return run_claimed(ctx, claim, private_executor(ctx, user, planned.prepared))

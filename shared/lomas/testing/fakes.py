@@ -7,6 +7,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from lomas.adapters.steps import ComposedSteps
 from lomas.domain import ArchiveRecord, Dataset, Grant, Job, PrivacyCost, User
 from lomas.errors import Conflict
 
@@ -17,11 +18,12 @@ def _plus(a: PrivacyCost, b: PrivacyCost, sign: float = 1.0) -> PrivacyCost:
     )
 
 
-class InMemoryStore:
+class InMemoryStore(ComposedSteps):
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._users: dict[str, tuple[User, str]] = {}
         self._datasets: dict[str, Dataset] = {}
+        self._retired: set[str] = set()  # deleted datasets: kept, their grants too
         self._grants: dict[tuple[str, str], Grant] = {}
         self._archives: dict[tuple[str, str], ArchiveRecord] = {}
         self._pending: dict[tuple[str, str], set[str]] = {}  # keys charged, not finished
@@ -49,9 +51,12 @@ class InMemoryStore:
     def list_users(self) -> list[User]:
         return [self._users[n][0] for n in sorted(self._users)]
 
-    def delete_user(self, name: str) -> bool:
+    def list_user_records(self) -> list[tuple[User, str]]:
         with self._lock:
-            self._grants = {k: g for k, g in self._grants.items() if k[0] != name}
+            return [self._users[n] for n in sorted(self._users)]
+
+    def delete_user(self, name: str) -> bool:
+        with self._lock:  # their grants stay
             return self._users.pop(name, None) is not None
 
     def set_may_query(self, name: str, may_query: bool) -> bool:
@@ -72,20 +77,29 @@ class InMemoryStore:
     # datasets
     def create_dataset(self, dataset: Dataset) -> None:
         with self._lock:
-            if dataset.name in self._datasets:
+            if dataset.name in self._datasets and dataset.name not in self._retired:
                 raise Conflict(f"Dataset {dataset.name!r} already exists.")
             self._datasets[dataset.name] = dataset
+            self._retired.discard(dataset.name)
 
     def get_dataset(self, name: str) -> Dataset | None:
-        return self._datasets.get(name)
+        with self._lock:
+            return None if name in self._retired else self._datasets.get(name)
 
     def list_datasets(self) -> list[str]:
-        return sorted(self._datasets)
+        with self._lock:
+            return sorted(set(self._datasets) - self._retired)
+
+    def list_dataset_records(self) -> list[tuple[Dataset, bool]]:
+        with self._lock:
+            return [(self._datasets[n], n in self._retired) for n in sorted(self._datasets)]
 
     def delete_dataset(self, name: str) -> bool:
-        with self._lock:
-            self._grants = {k: g for k, g in self._grants.items() if k[1] != name}
-            return self._datasets.pop(name, None) is not None
+        with self._lock:  # retired: its grants stay
+            if name not in self._datasets or name in self._retired:
+                return False
+            self._retired.add(name)
+            return True
 
     # grants
     def put_grant(self, user: str, dataset: str, initial: PrivacyCost) -> Grant:

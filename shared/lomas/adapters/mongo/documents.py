@@ -18,11 +18,19 @@ def user_from(doc: dict[str, Any]) -> User:
     return User(name=doc["user_name"], is_admin=doc["is_admin"], may_query=doc["may_query"])
 
 
+RETIRED = "retired"
+"""A dataset deleted by an admin: kept, with its grants, so that registering its name
+again resumes what was spent on it. Databases written before it have no such field."""
+ACTIVE: dict[str, Any] = {RETIRED: {"$ne": True}}
+"""The filter of datasets that may be queried (a missing `retired` is active)."""
+
+
 def dataset_doc(dataset: Dataset) -> dict[str, Any]:
     return {
         "dataset_name": dataset.name,
         "dataset_access": dataset.access.model_dump(),
         "metadata": dataset.metadata.model_dump(exclude_none=True),
+        RETIRED: False,
     }
 
 

@@ -14,6 +14,7 @@ from pymongo.collection import Collection
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from lomas.adapters.mongo import documents as docs
+from lomas.adapters.steps import ComposedSteps
 from lomas.domain import ArchiveRecord, Dataset, Grant, Job, PrivacyCost, User
 from lomas.errors import Conflict, StoreUnavailable
 
@@ -73,7 +74,7 @@ def _unique_user_key(collection: Collection[dict[str, Any]]) -> None:
         collection.drop_index(_FORMER_UNIQUE)
 
 
-class MongoStore:
+class MongoStore(ComposedSteps):
     """Users, datasets, grants and archives in four collections."""
 
     def __init__(self, client: MongoClient[dict[str, Any]], db_name: str) -> None:
@@ -89,7 +90,8 @@ class MongoStore:
     @classmethod
     def connect(cls, url: str, db_name: str, timeout_ms: int = 5000) -> MongoStore:
         client: MongoClient[dict[str, Any]] = MongoClient(
-            url, tz_aware=True, serverSelectionTimeoutMS=timeout_ms, appname="lomas"
+            url, tz_aware=True, serverSelectionTimeoutMS=timeout_ms, connectTimeoutMS=timeout_ms,
+            socketTimeoutMS=timeout_ms, appname="lomas"
         )
         store = cls(client, db_name)
         store.ensure_indexes()
@@ -149,10 +151,14 @@ class MongoStore:
         return [docs.user_from(d) for d in self.users.find().sort("user_name", ASCENDING)]
 
     @_translated
+    def list_user_records(self) -> list[tuple[User, str]]:
+        found = self.users.find().sort("user_name", ASCENDING)
+        return [(docs.user_from(d), d["token_hash"]) for d in found]
+
+    @_translated
     def delete_user(self, name: str) -> bool:
-        deleted = self.users.delete_one({"user_name": name}).deleted_count == 1
-        self.grants.delete_many({"user_name": name})
-        return deleted
+        # Their grants stay: what they spent is not forgotten with the account.
+        return self.users.delete_one({"user_name": name}).deleted_count == 1
 
     @_translated
     def set_may_query(self, name: str, may_query: bool) -> bool:
@@ -167,26 +173,40 @@ class MongoStore:
     # -------------------------------------------------------------- datasets
     @_translated
     def create_dataset(self, dataset: Dataset) -> None:
+        doc = docs.dataset_doc(dataset)
+        # A retired dataset of that name comes back in this one update (its grants resume).
+        if self.datasets.find_one_and_update(
+                {"dataset_name": dataset.name, docs.RETIRED: True},
+                {"$set": {k: v for k, v in doc.items() if k != "dataset_name"}},
+                projection={"_id": 1}) is not None:
+            return
         try:
-            self.datasets.insert_one(docs.dataset_doc(dataset))
+            self.datasets.insert_one(doc)
         except DuplicateKeyError as exc:
             raise Conflict(f"Dataset {dataset.name!r} already exists.") from exc
 
     @_translated
     def get_dataset(self, name: str) -> Dataset | None:
-        doc = self.datasets.find_one({"dataset_name": name})
+        doc = self.datasets.find_one({"dataset_name": name, **docs.ACTIVE})
         return docs.dataset_from(doc) if doc else None
 
     @_translated
     def list_datasets(self) -> list[str]:
-        found = self.datasets.find({}, {"dataset_name": 1}).sort("dataset_name", ASCENDING)
+        found = self.datasets.find({**docs.ACTIVE}, {"dataset_name": 1}).sort(
+            "dataset_name", ASCENDING)
         return [d["dataset_name"] for d in found]
 
     @_translated
+    def list_dataset_records(self) -> list[tuple[Dataset, bool]]:
+        found = self.datasets.find().sort("dataset_name", ASCENDING)
+        return [(docs.dataset_from(d), bool(d.get(docs.RETIRED))) for d in found]
+
+    @_translated
     def delete_dataset(self, name: str) -> bool:
-        deleted = self.datasets.delete_one({"dataset_name": name}).deleted_count == 1
-        self.grants.delete_many({"dataset_name": name})
-        return deleted
+        # Retired, never removed: its grants keep what was spent on this privacy unit.
+        done = self.datasets.update_one({"dataset_name": name, **docs.ACTIVE},
+                                        {"$set": {docs.RETIRED: True}})
+        return done.matched_count == 1
 
     # ---------------------------------------------------------------- grants
     @_translated
@@ -228,6 +248,20 @@ class MongoStore:
             ):
                 raise Conflict("A grant cannot be set below the budget already spent.")
         raise Conflict("The grant changed concurrently; try again.")
+
+    @_translated
+    def access(self, user: str, dataset: str) -> tuple[Dataset, Grant] | None:
+        """The grant and its dataset in one command (an aggregation with $lookup)."""
+        found = next(self.grants.aggregate([
+            {"$match": {"user_name": user, "dataset_name": dataset}},
+            {"$limit": 1},
+            {"$lookup": {"from": "datasets", "localField": "dataset_name",
+                         "foreignField": "dataset_name", "as": "datasets"}},
+        ]), None)
+        active = [d for d in (found or {}).get("datasets", []) if not d.get("retired")]
+        if found is None or not active:
+            return None
+        return docs.dataset_from(active[0]), docs.grant_from(found)
 
     @_translated
     def get_grant(self, user: str, dataset: str) -> Grant | None:

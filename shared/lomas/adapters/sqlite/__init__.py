@@ -1,0 +1,3 @@
+from lomas.adapters.sqlite.store import SqliteStore
+
+__all__ = ["SqliteStore"]
