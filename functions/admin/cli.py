@@ -8,7 +8,7 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 import yaml
@@ -68,16 +68,20 @@ def main_options(url: Url = "http://127.0.0.1:8000", token: Token = "", issuer: 
     State["http"] = Transport(url, None, auth=login)
 
 
+def fail(message: str, code: int = 1) -> NoReturn:
+    """One line on stderr, then the exit status `code`."""
+    err.print(f"[red]error[/red] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
 def call(route: Route, body: dict[str, Any] | None = None, **kwargs: Any) -> Any:
     """One admin route; path parameters and request options by name."""
     try:
         return State["http"].call(route, body, **kwargs)
     except LomasClientError as exc:
-        err.print(f"[red]error[/red] {type(exc).__name__}: {exc.message}")
-        raise typer.Exit(1) from None
+        fail(f"{type(exc).__name__}: {exc.message}")
     except OSError as exc:
-        err.print(f"[red]error[/red] cannot reach the admin API: {exc}")
-        raise typer.Exit(2) from None
+        fail(f"cannot reach the admin API: {exc}", 2)
 
 
 def table(rows: list[dict[str, Any]], columns: list[str]) -> None:
@@ -293,8 +297,7 @@ def bootstrap(name: str = "admin") -> None:
         show(admin.create_user(ctx, CreateUserRequest(user_name=name, is_admin=True))
              .model_dump())
     except LomasError as exc:
-        err.print(f"[red]error[/red] {exc.type}: {exc.message}")
-        raise typer.Exit(1) from None
+        fail(f"{exc.type}: {exc.message}")
     finally:
         close()
 
@@ -312,20 +315,16 @@ def opened_store() -> Iterator[StateStore]:
     try:
         store, close = open_store(Settings())
     except MissingStore as exc:
-        err.print(f"[red]error[/red] {exc}", highlight=False, soft_wrap=True)
-        raise typer.Exit(2) from None
+        fail(str(exc), 2)
     except ValidationError as exc:
-        err.print(f"[red]error[/red] the settings are not valid: {exc.errors()[0]['msg']}; "
-                  "fix the LOMAS_ variables.", highlight=False, soft_wrap=True)
-        raise typer.Exit(2) from None
+        fail(f"the settings are not valid: {exc.errors()[0]['msg']}; fix the LOMAS_ "
+             "variables.", 2)
     except LomasError as exc:
-        err.print(f"[red]error[/red] {exc.type}: {exc.message}", highlight=False, soft_wrap=True)
-        raise typer.Exit(2) from None
+        fail(f"{exc.type}: {exc.message}", 2)
     try:
         yield store
     except LomasError as exc:
-        err.print(f"[red]error[/red] {exc.type}: {exc.message}", highlight=False, soft_wrap=True)
-        raise typer.Exit(1) from None
+        fail(f"{exc.type}: {exc.message}")
     finally:
         close()
 
@@ -348,9 +347,7 @@ def store_export(
     from lomas.services.transfer import export_store
 
     if file.exists() and not force:
-        err.print(f"[red]error[/red] {file} exists: give another name, or --force to "
-                  "overwrite it.", highlight=False, soft_wrap=True)
-        raise typer.Exit(1)
+        fail(f"{file} exists: give another name, or --force to overwrite it.")
     partial = file.with_name(file.name + ".partial")  # FILE appears whole, or not at all
     partial.unlink(missing_ok=True)
     with opened_store() as store:

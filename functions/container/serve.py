@@ -117,19 +117,16 @@ def listen(settings: Settings) -> socket.socket:
     return sock
 
 
-def serve_socket(settings: Settings, sock: socket.socket) -> None:
+def serve_socket(ctx: Context, sock: socket.socket) -> None:
     """One worker: its own Context (store connections, warm datasets, job threads) serving
     the shared socket until it is stopped."""
-    ctx, close = start(settings)
-    try:
-        server = make_server(create_wsgi(ctx), settings, sockets=[sock])
-        log.info("worker %s serving on %s:%s with %s threads", os.getpid(), settings.host,
-                 settings.port, settings.threads)
-        signal.signal(signal.SIGTERM, lambda *_: server.close())
-        with contextlib.suppress(OSError):  # closed under its select loop by SIGTERM
-            server.run()
-    finally:
-        close()
+    settings = ctx.settings
+    server = make_server(create_wsgi(ctx), settings, sockets=[sock])
+    log.info("worker %s serving on %s:%s with %s threads", os.getpid(), settings.host,
+             settings.port, settings.threads)
+    signal.signal(signal.SIGTERM, lambda *_: server.close())
+    with contextlib.suppress(OSError):  # closed under its select loop by SIGTERM
+        server.run()
 
 
 def _end_with(parent: int) -> None:
@@ -187,28 +184,26 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     settings = Settings()
     configure_logging(settings.log_level)
-    if args.worker_fd is not None:
-        sock = socket.socket(fileno=args.worker_fd)
+    worker = args.worker_fd is not None
+    if worker:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor stops its workers
         threading.Thread(target=_end_with, args=(os.getppid(),), daemon=True).start()
-        serve_socket(settings, sock)
-        return
-    sock = None if args.check else listen(settings)
+        sock: socket.socket | None = socket.socket(fileno=args.worker_fd)
+    else:
+        sock = None if args.check else listen(settings)
+    workers = 1 if worker else worker_count(settings)
     try:
         ctx, close = start(settings)
     except (MissingStore, LomasError) as exc:
         raise SystemExit(f"Lomas cannot start: {exc}") from None
     try:
-        if ctx.settings.dev_mode:
+        if ctx.settings.dev_mode and not worker:
             seed_demo(ctx)
+        if sock is not None and workers == 1:  # this process serves, on the same Context
+            serve_socket(ctx, sock)
     finally:
         close()
-    if sock is None:
-        return
-    workers = worker_count(settings)
-    if workers == 1:
-        serve_socket(settings, sock)
-    else:
+    if sock is not None and workers > 1:
         supervise(settings, sock, workers)
 
 

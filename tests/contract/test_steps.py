@@ -43,9 +43,9 @@ def _setup(store: StateStore, budget: PrivacyCost = PrivacyCost(5.0, 1e-4)) -> D
 def _step(key: str = "k", owner: str = "a", at: datetime = NOW, *, cost: PrivacyCost = COST,
           dataset: str = "d", rate: RateWindow | None = None, job: Job | None = None,
           record: bool = True) -> Begin:
-    claim = ArchiveRecord("u", key, f"fp-{key}", dataset, "e", {"q": key}, owner=owner,
-                          lease_until=at + LEASE) if record else None
-    return Begin("u", dataset, cost, at, claim, rate, job)
+    claim = ArchiveRecord("u", key, f"fp-{key}", dataset, "e", {"q": key}, cost=cost,
+                          owner=owner, lease_until=at + LEASE) if record else None
+    return Begin(at, claim, rate, job)
 
 
 def _job(uid: str, key: str = "k") -> Job:

@@ -6,12 +6,11 @@ from __future__ import annotations
 import os
 import signal
 import sqlite3
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -20,7 +19,7 @@ from lomas.adapters.sqlite import SqliteStore
 from lomas.domain import PrivacyCost
 from lomas.ports import StateStore
 from tests.conftest import World, make_world
-from tests.support.slow_data import ROOT, free_port
+from tests.support.slow_data import free_port, start_server
 
 BODY = {"dataset_name": "income", "query_str": "SELECT COUNT(*) AS n FROM income",
         "epsilon": 1.0, "delta": 1e-5}
@@ -48,20 +47,17 @@ class Served:
                         LOMAS_DATA_ROOT=str(root / "data"), LOMAS_PORT=port,
                         LOMAS_QUERY_RATE="0", LOMAS_LOG_LEVEL="WARNING",
                         **{f"LOMAS_{k.upper()}": v for k, v in settings.items()})
-        self.process: subprocess.Popen[bytes] | None = None
+        self.process: Any = None
 
     def start(self) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "functions.container.serve"], cwd=ROOT, env=self.env,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(f"{self.url}/health", timeout=2).status_code == 200:
-                    return
-            except requests.RequestException:  # listening already, its workers starting
-                time.sleep(0.2)
-        raise AssertionError("the server did not start")
+        self.process = start_server(self.env, self.url, session=True)
+
+    def __enter__(self) -> Served:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.kill()
 
     def kill(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -86,7 +82,6 @@ def test_sigkill_mid_load_then_retries_charge_each_key_once(
         sqlite_world: tuple[World, Path]) -> None:
     world, root = sqlite_world
     served = Served(world, root, workers="2", claim_lease_seconds="3")
-    served.start()
     keys = [f"kill-{i}" for i in range(50)]
     answered: list[str] = []
 
@@ -97,22 +92,19 @@ def test_sigkill_mid_load_then_retries_charge_each_key_once(
         except requests.RequestException:
             pass  # the server died under it
 
-    try:
-        with ThreadPoolExecutor(50) as pool:
-            pool.map(send, keys)
-            deadline = time.monotonic() + 60
-            while len(answered) < 10 and time.monotonic() < deadline:
-                time.sleep(0.01)
-            served.kill()
-        assert 10 <= len(answered) < 50, "the kill should land in the middle of the load"
-        served.start()
+    with served, ThreadPoolExecutor(50) as pool:
+        pool.map(send, keys)
+        deadline = time.monotonic() + 60
+        while len(answered) < 10 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        served.kill()
+    assert 10 <= len(answered) < 50, "the kill should land in the middle of the load"
+    with served:
         time.sleep(3.5)  # the leases of the killed runs end
         with ThreadPoolExecutor(16) as pool:
             retried = list(pool.map(served.query, keys))
-        assert [r.status_code for r in retried] == [200] * 50, [r.text for r in retried
-                                                                if r.status_code != 200][:3]
-    finally:
-        served.kill()
+    assert [r.status_code for r in retried] == [200] * 50, [r.text for r in retried
+                                                            if r.status_code != 200][:3]
     archived = world.store.list_archives(user="alice", dataset="income")
     assert sorted(r.idempotency_key for r in archived) == sorted(keys)
     assert all(r.status == "done" for r in archived)
@@ -125,15 +117,11 @@ def test_sigkill_mid_load_then_retries_charge_each_key_once(
 def test_500_concurrent_queries_against_a_budget_of_100(
         sqlite_world: tuple[World, Path]) -> None:
     world, root = sqlite_world
-    served = Served(world, root, workers="2", threads="16")
-    served.start()
-    try:
-        with ThreadPoolExecutor(32) as pool:
-            codes = list(pool.map(lambda i: served.query(f"many-{i}").status_code, range(500)))
-    finally:
-        served.kill()
+    with Served(world, root, workers="2", threads="16") as served, \
+            ThreadPoolExecutor(32) as pool:
+        codes = list(pool.map(lambda i: served.query(f"many-{i}").status_code, range(500)))
     assert codes.count(200) == 100
-    assert set(codes) == {200, 402}, sorted(set(codes))  # the rest refused: budget exhausted
+    assert set(codes) == {200, 403}, sorted(set(codes))  # the rest refused: budget exhausted
     grant = world.store.get_grant("alice", "income")
     assert grant is not None and grant.spent.epsilon == pytest.approx(100 * COST)
     books(world.store)
@@ -143,9 +131,7 @@ def test_500_concurrent_queries_against_a_budget_of_100(
 def test_the_store_locked_away_gives_503_with_retry_after_then_service_resumes(
         sqlite_world: tuple[World, Path]) -> None:
     world, root = sqlite_world
-    served = Served(world, root, workers="1", store_timeout_seconds="1")
-    served.start()
-    try:
+    with Served(world, root, workers="1", store_timeout_seconds="1") as served:
         assert served.query("before").status_code == 200
         holder = sqlite3.connect(root / "lomas.sqlite3", isolation_level=None)
         holder.execute("BEGIN EXCLUSIVE")  # another program holds the store
@@ -162,8 +148,6 @@ def test_the_store_locked_away_gives_503_with_retry_after_then_service_resumes(
         assert took < 10, f"answered after {took:.1f} s"
         again = served.query("during")  # the same key, once the store is back: no restart
         assert again.status_code == 200, again.text
-    finally:
-        served.kill()
     books(world.store)
     assert {r.idempotency_key for r in world.store.list_archives()} == {"before", "during"}
 

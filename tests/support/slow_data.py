@@ -65,8 +65,10 @@ def free_port() -> int:
 
 def server_env(world: World, embedded_uri: str, port: int, state: Path,
                **settings: str) -> dict[str, str]:
-    """A `lomas-serve` subprocess on `port`, sharing the test world's store."""
+    """A `lomas-serve` subprocess on `port`, sharing the test world's store (`settings`
+    override, LOMAS_WORKERS included)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("LOMAS_")}
+    env["LOMAS_WORKERS"] = "1"  # one process: a SIGKILL of it stops the server at once
     env.update(LOMAS_MONGODB_URL=embedded_uri,
                LOMAS_MONGODB_DB=world.store.users.database.name,  # type: ignore[attr-defined]
                LOMAS_PORT=str(port), LOMAS_STATE_DIR=str(state),
@@ -74,15 +76,19 @@ def server_env(world: World, embedded_uri: str, port: int, state: Path,
     return env
 
 
-def start_server(env: dict[str, str], url: str) -> subprocess.Popen:
+def start_server(env: dict[str, str], url: str,
+                 session: bool = False) -> subprocess.Popen:
+    """`lomas-serve` once it answers /health; `session`: in a process group of its own (with
+    its workers), for os.killpg."""
     process = subprocess.Popen([sys.executable, "-m", "functions.container.serve"], cwd=ROOT,
-                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               start_new_session=session)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
             if requests.get(f"{url}/health", timeout=2).status_code == 200:
                 return process
-        except requests.ConnectionError:
+        except requests.RequestException:  # listening already, its Context being built
             time.sleep(0.2)
     process.kill()
     raise AssertionError("the server did not start")

@@ -33,11 +33,11 @@ class ComposedSteps:
             return Begun(Outcome.CLAIMED, count=count)
         if (taken := self.claim(record, step.now)) is not None:
             return Begun(Outcome.REPLAY, existing=taken, count=count)
-        key = record.idempotency_key
-        charged_now = self.spend(step.user, step.dataset, step.cost, key) is not None
-        if not charged_now and not self.charged(step.user, step.dataset, key):
-            self.release(step.user, key, record.owner)
-            missing = self.get_grant(step.user, step.dataset) is None
+        user, dataset, key = record.user, record.dataset, record.idempotency_key
+        charged_now = self.spend(user, dataset, record.cost, key) is not None
+        if not charged_now and not self.charged(user, dataset, key):
+            self.release(user, key, record.owner)
+            missing = self.get_grant(user, dataset) is None
             return Begun(Outcome.NO_GRANT if missing else Outcome.EXHAUSTED, count=count)
         if charged_now and step.job is not None:
             self.mark_job_charged(step.job.uid)

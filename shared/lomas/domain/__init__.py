@@ -141,13 +141,11 @@ class Begin:
     """What starts a query in one step of the store: its rate window counted, its job
     created, its key claimed and its cost spent under that key.
 
-    `record`: the claim of a charged query (None: a dummy job, nothing claimed or charged).
-    `job`: the job it runs as (None: a direct request).
+    `record`: the claim of a charged query, under its user, dataset, key and cost (None: a
+    dummy job, nothing claimed or charged). `job`: the job it runs as (None: a direct
+    request).
     """
 
-    user: str
-    dataset: str
-    cost: PrivacyCost
     now: datetime
     record: ArchiveRecord | None = None
     rate: RateWindow | None = None

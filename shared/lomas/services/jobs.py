@@ -129,15 +129,15 @@ def run(ctx: Context, uid: str, ready: Ready | None = None) -> Job | None:
     end = JobEnd(uid, _retention(ctx, datetime.now(UTC)))
     try:
         result = _execute(ctx, job, dataset, ready, end)
-    except LomasError as exc:
-        if exc.recorded:  # the query's outcome, recorded with the job's
-            return replace(job, status="failed", error=exc.record(), expires_at=end.expires_at)
-        return _record(ctx, job, "failed", read_back=False, error=exc.record())
     except Exception as exc:
-        log.exception("job %s failed", uid)
-        if getattr(exc, "recorded", False):
-            return replace(job, status="failed", error=INTERNAL, expires_at=end.expires_at)
-        return _record(ctx, job, "failed", read_back=False, error=INTERNAL)
+        if isinstance(exc, LomasError):
+            error = exc.record()
+        else:
+            log.exception("job %s failed", uid)
+            error = INTERNAL
+        if getattr(exc, "recorded", False):  # the query's outcome, recorded with the job's
+            return replace(job, status="failed", error=error, expires_at=end.expires_at)
+        return _record(ctx, job, "failed", read_back=False, error=error)
     if job.kind == "query":  # recorded with the archive's outcome
         return replace(job, status="complete", result=result, expires_at=end.expires_at)
     return _record(ctx, job, "complete", read_back=False, result=result)

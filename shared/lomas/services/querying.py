@@ -48,9 +48,10 @@ def fingerprint(engine: str, request: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _replay(existing: ArchiveRecord, fingerprint: str) -> dict[str, Any]:
-    """The stored outcome of an earlier request under the same key."""
-    if existing.fingerprint != fingerprint:
+def _replay(existing: ArchiveRecord, expected: str) -> dict[str, Any]:
+    """The stored outcome of an earlier request (of fingerprint `expected`) under the same
+    key."""
+    if existing.fingerprint != expected:
         raise Conflict("This Idempotency-Key was already used for a different request.")
     if existing.status == "done" and existing.response is not None:
         return existing.response
@@ -82,7 +83,7 @@ def begin_step(ctx: Context, user: User, dataset: Dataset, engine: str,
     record = ArchiveRecord(user.name, idempotency_key, fingerprint(engine, request),
                            dataset.name, engine, request, cost=cost, owner=owner,
                            lease_until=lease)
-    return Begin(user.name, dataset.name, cost, now, record, ratelimit.window(ctx, user), job)
+    return Begin(now, record, ratelimit.window(ctx, user), job)
 
 
 def settle(ctx: Context, user: User, dataset: Dataset, step: Begin,
@@ -92,8 +93,9 @@ def settle(ctx: Context, user: User, dataset: Dataset, step: Begin,
     a claim not charged again: data may have been read then, so it is never refunded.
     Raises RateLimited, Conflict (key reused or running), BudgetExhausted,
     UnauthorizedAccess (the grant revoked meanwhile)."""
-    record, cost = step.record, step.cost
+    record = step.record
     assert record is not None
+    cost = record.cost
     match begun.outcome:
         case Outcome.LIMITED:
             assert step.rate is not None

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, TextIO
@@ -58,6 +58,9 @@ class UserLine(_Line):
     def key(self) -> str:
         return f"user {self.user_name!r}"
 
+    def write(self, store: StateStore) -> None:
+        store.create_user(User(self.user_name, self.is_admin, self.may_query), self.token_hash)
+
 
 class DatasetLine(_Line):
     kind: Literal["dataset"] = "dataset"
@@ -69,6 +72,11 @@ class DatasetLine(_Line):
     @property
     def key(self) -> str:
         return f"dataset {self.dataset_name!r}"
+
+    def write(self, store: StateStore) -> None:
+        store.create_dataset(Dataset(self.dataset_name, self.dataset_access, self.metadata))
+        if self.retired:
+            store.delete_dataset(self.dataset_name)
 
 
 class GrantLine(_Line):
@@ -83,6 +91,17 @@ class GrantLine(_Line):
     @property
     def key(self) -> str:
         return f"grant of {self.user_name!r} on {self.dataset_name!r}"
+
+    def write(self, store: StateStore) -> None:
+        """The grant, then what it spent in one charge: never left at zero spent."""
+        spent = PrivacyCost(self.spent_epsilon, self.spent_delta)
+        store.put_grant(self.user_name, self.dataset_name,
+                        PrivacyCost(self.initial_epsilon, self.initial_delta))
+        if spent != PrivacyCost(0.0, 0.0) and store.spend(self.user_name, self.dataset_name,
+                                                          spent) is None:
+            store.delete_grant(self.user_name, self.dataset_name)
+            raise Conflict(f"{self.key}: its spent budget could not be charged; stop the "
+                           "servers and import again.")
 
 
 class ArchiveLine(_Line):
@@ -103,6 +122,17 @@ class ArchiveLine(_Line):
     @property
     def key(self) -> str:
         return f"archive of {self.user_name!r} under key {self.idempotency_key!r}"
+
+    def write(self, store: StateStore) -> None:
+        record = ArchiveRecord(
+            self.user_name, self.idempotency_key, self.fingerprint, self.dataset_name,
+            self.engine, self.request, status=self.status,
+            cost=PrivacyCost(self.epsilon, self.delta), response=self.response,
+            error=self.error, timestamp=self.timestamp)
+        taken = store.claim(record)  # inserted as it is: done or failed, with its response
+        if taken is not None and (taken.status == "pending" or not _same(_archive(taken), self)):
+            raise Conflict(f"{self.key}: the target store holds another one (a query in "
+                           "flight?); stop the servers and import again.")
 
 
 Record = UserLine | DatasetLine | GrantLine | ArchiveLine
@@ -251,7 +281,7 @@ def import_store(store: StateStore, lines: Iterable[str],
     new, report = plan_import(store, read_export(lines))
     for record in sorted(new, key=lambda r: KINDS.index(r.kind)):
         if not dry_run:
-            _WRITE[record.kind](store, record)
+            record.write(store)
         report.written[record.kind] += 1
     return report
 
@@ -260,45 +290,3 @@ def _spendable(grant: GrantLine) -> bool:
     """Whether the store's spend, with its float tolerance, takes what it spent."""
     floor = PrivacyCost(grant.spent_epsilon, grant.spent_delta).allowance()
     return grant.initial_epsilon >= floor.epsilon and grant.initial_delta >= floor.delta
-
-
-def _write_user(store: StateStore, r: Record) -> None:
-    assert isinstance(r, UserLine)
-    store.create_user(User(r.user_name, r.is_admin, r.may_query), r.token_hash)
-
-
-def _write_dataset(store: StateStore, r: Record) -> None:
-    assert isinstance(r, DatasetLine)
-    store.create_dataset(Dataset(r.dataset_name, r.dataset_access, r.metadata))
-    if r.retired:
-        store.delete_dataset(r.dataset_name)
-
-
-def _write_grant(store: StateStore, r: Record) -> None:
-    """The grant, then what it spent in one charge: a grant is never left at zero spent."""
-    assert isinstance(r, GrantLine)
-    spent = PrivacyCost(r.spent_epsilon, r.spent_delta)
-    store.put_grant(r.user_name, r.dataset_name, PrivacyCost(r.initial_epsilon, r.initial_delta))
-    if spent != PrivacyCost(0.0, 0.0) and store.spend(r.user_name, r.dataset_name,
-                                                      spent) is None:
-        store.delete_grant(r.user_name, r.dataset_name)
-        raise Conflict(f"{r.key}: its spent budget could not be charged; stop the servers "
-                       "and import again.")
-
-
-def _write_archive(store: StateStore, r: Record) -> None:
-    assert isinstance(r, ArchiveLine)
-    record = ArchiveRecord(
-        r.user_name, r.idempotency_key, r.fingerprint, r.dataset_name, r.engine, r.request,
-        status=r.status, cost=PrivacyCost(r.epsilon, r.delta), response=r.response,
-        error=r.error, timestamp=r.timestamp)
-    taken = store.claim(record)  # inserted as it is: done or failed, with its response
-    if taken is not None and (taken.status == "pending" or not _same(_archive(taken), r)):
-        raise Conflict(f"{r.key}: the target store holds another one (a query in flight?); "
-                       "stop the servers and import again.")
-
-
-_WRITE: dict[str, Callable[[StateStore, Record], None]] = {
-    "user": _write_user, "dataset": _write_dataset, "grant": _write_grant,
-    "archive": _write_archive,
-}

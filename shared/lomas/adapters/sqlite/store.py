@@ -2,8 +2,8 @@
 
 Every write is one `BEGIN IMMEDIATE` transaction, so that threads and processes sharing
 the file take turns at SQLite's write lock; reads see the last commit and, in WAL, never
-wait. `begin` and `end` run ComposedSteps' operations in one transaction, `access` is one
-SELECT.
+wait. `begin`, `take_job` and `end` run ComposedSteps' operations in one transaction,
+`access` is one SELECT.
 """
 
 from __future__ import annotations
@@ -504,6 +504,11 @@ class SqliteStore(ComposedSteps):
         """ComposedSteps.begin's operations, in one transaction."""
         with self._write():
             return ComposedSteps.begin(self, step)
+
+    def take_job(self, uid: str, now: datetime) -> tuple[Job, Dataset | None] | None:
+        """ComposedSteps.take_job's operations, in one transaction."""
+        with self._write():
+            return ComposedSteps.take_job(self, uid, now)
 
     def end(self, user: str, key: str, *, status: str, cost: PrivacyCost,
             response: dict[str, Any] | None = None, error: dict[str, str] | None = None,
