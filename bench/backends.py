@@ -183,16 +183,12 @@ def rss_parquet(suite: Any, lab: Any, sizes: list[int]) -> list[dict[str, Any]]:
 def run(suite: Any, sizes: list[int], researchers: int, runs: int,
         skip: set[str]) -> dict[str, Any]:
     """Every row of this module; `skip`: postgres, spark (a backend this machine lacks).
-
-    Its own embedded store: the one of rows a-e has grown by then (mongoeco's SQLite
-    file slows every database in it down), which would be measured as the backends'."""
+    Each row on a fresh SQLite store of its own (see suite.make_lab)."""
     import tempfile
 
-    from lomas.adapters.mongo.embedded import EmbeddedStore
-
-    with tempfile.TemporaryDirectory() as tmp, EmbeddedStore(Path(tmp) / "s.sqlite") as store:
+    with tempfile.TemporaryDirectory() as tmp:
         def new_lab() -> Any:
-            return suite.make_lab(Path(tmp), store.uri, sizes[:1], researchers)
+            return suite.make_lab(Path(tmp), sizes[:1], researchers)
 
         return _rows(suite, new_lab, sizes, runs, skip)
 

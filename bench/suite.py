@@ -1,15 +1,19 @@
 """The benchmark suite (`make bench`): latency, first query, cold start, throughput, memory,
 and the published Lomas 0.4.1 on the same data and machine in the same run.
 
-a. SQL latency end to end (lomas_client -> HTTP -> function -> result) against the same
-   query on the engine directly (the floor: SmartNoise on a DuckDB table made once), at
-   each size, COUNT+AVG and GROUP BY, repeated and new queries (a new epsilon each run:
-   its cost and noise scales are computed again).
+a. A charged SQL query end to end, on each store (the embedded SQLite store, the default,
+   and MongoDB's stand-in, mongoeco), at each size, COUNT+AVG and GROUP BY: on the
+   client's path (lomas_client -> HTTP job -> result; repeated, and new: a new epsilon
+   each run, so its cost and noise scales are computed again) and on the direct path (one
+   POST), against the same query on the engine directly (the floor: SmartNoise on a DuckDB
+   table made once). The target (issue 17): the client's path within 1.5x the floor + 5 ms.
+r. The store round trips of one charged query, per path and store, counted in process.
 b. The first query on a new dataset version (load + prepare + answer) at the largest
    size, from local Parquet and from S3 (moto's server): the median of 3 new versions.
 c. Cold start: the handler modules' import time, and process start to the first
    /health, budget and SQL answers.
-d. Throughput: 1 and 8 researchers (one user each) for T seconds on the smallest size.
+d. Throughput: 1, 8 and 32 researchers (one user each) for T seconds on the smallest size,
+   on each store (the target: 8 researchers at least 1.6x the throughput of 1, on SQLite).
 e. Peak RSS of the server process after serving the largest size.
 g.-i. The data sources (bench/backends.py): SQL over PostgreSQL and Spark against their
    floors, the first query on a new Parquet version against DuckDB's plain scan, peak RSS
@@ -51,6 +55,8 @@ import backends
 from lomas import demo
 from lomas.adapters.mongo import MongoStore
 from lomas.adapters.mongo.embedded import EmbeddedStore
+from lomas.adapters.sqlite import SqliteStore
+from lomas.config import Settings
 from lomas.domain import Dataset, PrivacyCost, User
 from lomas.services.tokens import hash_token, new_token
 from lomas_client import Client
@@ -85,37 +91,65 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+STORES = ("sqlite", "mongoeco")
+"""The stores a charged query is measured on: the embedded SQLite store (the default of
+lomas-serve), and MongoDB's stand-in (a mongoeco wire server in this process)."""
+
+
 @dataclass
 class Lab:
-    """One embedded store with income datasets at each size, researchers and an admin."""
+    """One state store with income datasets at each size, researchers and grants."""
 
     root: Path
-    uri: str
-    db: str
-    store: MongoStore
+    name: str
+    """Its SQLite store's folder under root, or its database on the MongoDB at uri."""
+    store: Any
     tokens: list[str]
+    uri: str | None = None
+
+    @property
+    def kind(self) -> str:
+        return "sqlite" if self.uri is None else "mongoeco"
+
+    @property
+    def state_dir(self) -> Path:
+        return self.root / self.name
+
+    def store_env(self) -> dict[str, str]:
+        if self.kind == "sqlite":
+            return {"LOMAS_STORE": "sqlite"}
+        return {"LOMAS_MONGODB_URL": str(self.uri), "LOMAS_MONGODB_DB": self.name}
 
     def env(self, port: int) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("LOMAS_")}
-        env.update(LOMAS_MONGODB_URL=self.uri, LOMAS_MONGODB_DB=self.db,
-                   LOMAS_DATA_ROOT=str(self.root / "data"), LOMAS_STATE_DIR=str(self.root),
+        env.update(LOMAS_DATA_ROOT=str(self.root / "data"), LOMAS_STATE_DIR=str(self.state_dir),
                    LOMAS_PORT=str(port), LOMAS_QUERY_RATE="0", LOMAS_LOG_LEVEL="WARNING",
-                   PYTHONPATH=str(ROOT))
+                   PYTHONPATH=str(ROOT), **self.store_env())
         return env
 
+    def settings(self, **overrides: Any) -> Settings:
+        """The settings its server would read from `env` (for the in-process rows)."""
+        values = {k.removeprefix("LOMAS_").lower(): v for k, v in self.env(0).items()
+                  if k.startswith("LOMAS_")}
+        return Settings(**{**values, **overrides})
 
-def make_lab(root: Path, uri: str, sizes: list[int], researchers: int) -> Lab:
-    """A fresh database (its own name) with the datasets, researchers and grants.
 
-    Each measurement gets its own: the embedded store (mongoeco, SQLite) slows down as a
-    collection grows (an insert checks its unique indexes by reading documents), so one
-    database for the whole run would measure the store's history, not Lomas. A MongoDB
-    server does not have this cost.
+def make_lab(root: Path, sizes: list[int], researchers: int, uri: str | None = None) -> Lab:
+    """A fresh store (SQLite, or a database of the MongoDB at `uri`) with the datasets,
+    researchers and grants.
+
+    Each measurement gets its own: an embedded store slows down as a collection grows
+    (an insert checks its unique indexes by reading documents), so one store for the
+    whole run would measure the store's history, not Lomas.
     """
     data = root / "data"
     data.mkdir(parents=True, exist_ok=True)
-    db = f"bench{time.monotonic_ns() % 10**12}"
-    store = MongoStore.connect(uri, db)
+    name = f"bench{time.monotonic_ns() % 10**12}"
+    store: Any
+    if uri is None:
+        store = SqliteStore.open(root / name / "lomas.sqlite3")
+    else:
+        store = MongoStore.connect(uri, name)
     tokens = [new_token() for _ in range(researchers)]
     for i, token in enumerate(tokens):
         store.create_user(User(f"r{i}"), hash_token(token))
@@ -127,7 +161,7 @@ def make_lab(root: Path, uri: str, sizes: list[int], researchers: int) -> Lab:
         store.create_dataset(Dataset(f"income_{rows}", access, demo.income_metadata(rows)))
         for i in range(researchers):
             store.put_grant(f"r{i}", f"income_{rows}", PrivacyCost(1e12, 0.9))
-    return Lab(root, uri, db, store, tokens)
+    return Lab(root, name, store, tokens, uri)
 
 
 @contextlib.contextmanager
@@ -181,28 +215,105 @@ def floor_ms(rows: int, query: str, runs: int) -> float:
     return median_ms(lambda: reader.execute(query), runs, warmup=2)
 
 
-def latency(new_lab: Callable[[], Lab], sizes: list[int], runs: int,
+def target_ms(floor: float) -> float:
+    """Issue 17's target for a charged query on the client's path: 1.5x the floor + 5 ms."""
+    return round(1.5 * floor + 5.0, 2)
+
+
+def direct(url: str, token: str, rows: int) -> Callable[[str, float], Any]:
+    """A charged query on the direct path: one POST, no job, no client library."""
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {token}"
+    dataset = f"income_{rows}"
+
+    def run(sql: str, epsilon: float) -> Any:
+        answer = session.post(f"{url}/smartnoise_sql_query", timeout=60, json={
+            "dataset_name": dataset, "query_str": sql, "epsilon": epsilon, "delta": DELTA})
+        answer.raise_for_status()
+        return answer.json()
+
+    return run
+
+
+def latency(new_lab: Callable[[str], Lab], sizes: list[int], runs: int,
             runs_big: int) -> list[dict[str, Any]]:
-    out = []
-    for rows in sizes:
-        for name in QUERIES:
-            lab = new_lab()  # a fresh database each (see make_lab)
+    """Per store and size, each query on the client's path (repeated, and new: a new
+    epsilon each time, so its cost and noise scales are computed again) and on the direct
+    path, against the floor."""
+    out, floors = [], {}
+    for kind in STORES:
+        for rows in sizes:
+            lab = new_lab(kind)  # a fresh store each (see make_lab)
             with server(lab) as (url, _, _):
                 wait_health(url)
                 n = runs_big if rows >= 1_000_000 else runs
                 researcher = client(url, lab.tokens[0], rows)
-                sql = query_sql(name, rows)
+                post = direct(url, lab.tokens[0], rows)
                 fresh = iter(range(1, 10**6))
-                repeated = median_ms(lambda s=sql, r=researcher: r.smartnoise_sql.query(
-                    s, epsilon=EPSILON, delta=DELTA), n, warmup=2)
-                new = median_ms(lambda s=sql, r=researcher, f=fresh: r.smartnoise_sql.query(
-                    s, epsilon=EPSILON + next(f) * 1e-7, delta=DELTA), n)
-            floor = floor_ms(rows, sql, n)
-            out.append({"rows": rows, "query": name, "repeated_ms": repeated, "new_ms": new,
-                        "floor_ms": floor, "repeated_over_floor": round(repeated / floor, 2),
-                        "new_over_floor": round(new / floor, 2)})
-            print(f"  a. {rows:>8} {name:<9} repeated {repeated:8.1f} ms  new {new:8.1f} ms"
-                  f"  floor {floor:8.1f} ms", flush=True)
+                for name in QUERIES:
+                    sql = query_sql(name, rows)
+                    repeated = median_ms(lambda s=sql, r=researcher: r.smartnoise_sql.query(
+                        s, epsilon=EPSILON, delta=DELTA), n, warmup=2)
+                    new = median_ms(lambda s=sql, r=researcher, f=fresh: r.smartnoise_sql.query(
+                        s, epsilon=EPSILON + next(f) * 1e-7, delta=DELTA), n)
+                    straight = median_ms(lambda s=sql, p=post: p(s, EPSILON), n, warmup=2)
+                    if (rows, name) not in floors:
+                        floors[rows, name] = floor_ms(rows, sql, n)
+                    floor = floors[rows, name]
+                    row = {"store": kind, "rows": rows, "query": name, "repeated_ms": repeated,
+                           "new_ms": new, "direct_ms": straight, "floor_ms": floor,
+                           "repeated_over_floor": round(repeated / floor, 2),
+                           "new_over_floor": round(new / floor, 2),
+                           "target_ms": target_ms(floor)}
+                    row["meets_target"] = repeated <= row["target_ms"]
+                    out.append(row)
+                    print(f"  a. {kind:<8} {rows:>8} {name:<9} client {repeated:7.1f} ms "
+                          f"(new {new:7.1f})  direct {straight:7.1f} ms  floor {floor:7.1f} ms"
+                          f"  target {row['target_ms']:.1f} ms", flush=True)
+    return out
+
+
+# ----------------------------------------------------------------------- r
+def round_trips(new_lab: Callable[[str], Lab], rows: int) -> list[dict[str, Any]]:
+    """The store round trips of one charged query (a researcher's third: its token cached),
+    on each path and store, counted in process on a real server: calls into the SQLite
+    store (each one transaction), commands on MongoDB's wire."""
+    from pymongo import MongoClient
+
+    from functions.common.wiring import build_context
+    from functions.container.serve import create_wsgi, make_server
+    from lomas.testing.counting import Commands, Counting, count_trips
+
+    out = []
+    for kind in STORES:
+        lab = new_lab(kind)
+        with contextlib.ExitStack() as stack:
+            counter: Counting | Commands
+            if kind == "sqlite":
+                store = counter = Counting(lab.store)
+            else:
+                counter = Commands()
+                mongo: MongoClient[dict[str, Any]] = MongoClient(lab.uri, tz_aware=True,
+                                                                 event_listeners=[counter])
+                stack.callback(mongo.close)
+                store = MongoStore(mongo, lab.name)
+            port = free_port()
+            settings = lab.settings(port=port, auth_cache_seconds=5)
+            httpd = make_server(create_wsgi(build_context(settings, store=store)), settings)
+            threading.Thread(target=httpd.run, daemon=True).start()
+            stack.callback(httpd.close)
+            url = f"http://127.0.0.1:{port}"
+            wait_health(url)
+            researcher = client(url, lab.tokens[0], rows)
+            post = direct(url, lab.tokens[0], rows)
+            sql = query_sql("count_avg", rows)
+            paths = {"client": lambda r=researcher, s=sql: r.smartnoise_sql.query(
+                s, epsilon=EPSILON, delta=DELTA), "direct": lambda p=post, s=sql: p(s, EPSILON)}
+            for path, run in paths.items():
+                calls = count_trips(counter, run)
+                out.append({"store": kind, "path": path, "round_trips": len(calls),
+                            "calls": calls})
+                print(f"  r. {kind:<8} {path:<6} {len(calls)} store round trips", flush=True)
     return out
 
 
@@ -352,7 +463,7 @@ def throughput(lab: Lab, rows: int, seconds: float, threads: list[int]) -> list[
                       "p99_ms": round(latencies[int(0.99 * (len(latencies) - 1))], 1)
                       if latencies else None, "errors": errors[0]}
             out.append(result)
-            print(f"  d. {count} researcher(s): {result['rps']:.1f} req/s, p50 "
+            print(f"  d. {lab.kind:<8} {count} researcher(s): {result['rps']:.1f} req/s, p50 "
                   f"{result['p50_ms']} ms, p99 {result['p99_ms']} ms, errors {errors[0]}",
                   flush=True)
     return out
@@ -412,16 +523,23 @@ def table(report: dict[str, Any]) -> str:
     peer_fig = report.get("peer_figures", {})
     lines = [f"Machine: {report['machine']['cores']} cores, load {report['machine']['load']}; "
              f"medians. Peer: {report.get('peer_status', '—')}.", "",
-             "| a. SQL end to end | repeated | new | floor | repeated / floor | new / floor "
-             "| Lomas 0.4.1 | faster than it (repeated · new) |",
-             "|---|---|---|---|---|---|---|---|"]
+             "| a. SQL end to end | store | client (repeated) | client (new) | direct | floor "
+             "| client / floor | target 1.5 x floor + 5 ms | Lomas 0.4.1 "
+             "| faster than it (repeated · new) |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for r in report["latency"]:
         theirs = peer_fig.get(f"query_{r['query']}_{r['rows']}")
-        lines.append(f"| {r['query']} @ {r['rows']:,} | {r['repeated_ms']:.1f} ms | "
-                     f"{r['new_ms']:.1f} ms | {r['floor_ms']:.1f} ms | "
-                     f"{r['repeated_over_floor']:.2f} | {r['new_over_floor']:.2f} | "
+        lines.append(f"| {r['query']} @ {r['rows']:,} | {r['store']} | {r['repeated_ms']:.1f} ms | "
+                     f"{r['new_ms']:.1f} ms | {r['direct_ms']:.1f} ms | {r['floor_ms']:.1f} ms | "
+                     f"{r['repeated_over_floor']:.2f} | {r['target_ms']:.1f} ms "
+                     f"{'met' if r['meets_target'] else '**missed**'} | "
                      f"{f'{theirs:.0f} ms' if theirs else '—'} | "
                      f"{ratio(r['repeated_ms'], theirs)} · {ratio(r['new_ms'], theirs)} |")
+    lines += ["", "| r. store round trips per charged query | client's path (job) | direct |",
+              "|---|---|---|"]
+    trips = {(t["store"], t["path"]): t["round_trips"] for t in report["round_trips"]}
+    lines += [f"| {kind} | {trips.get((kind, 'client'), '—')} | "
+              f"{trips.get((kind, 'direct'), '—')} |" for kind in STORES]
     b = report["first_query"]
     lines += ["", f"| b. first query on a new version (median of {b.get('versions', 1)}) "
               "| local Parquet | S3 (moto) |",
@@ -437,12 +555,15 @@ def table(report: dict[str, Any]) -> str:
               f"| start → first SQL answer | {c['sql_s']:.2f} s | "
               f"{peer_fig.get('first_answer_s') or '—'} s | "
               f"{ratio(c['sql_s'], peer_fig.get('first_answer_s'))} |"]
-    lines += ["", "| d. throughput | req/s | p50 | p99 | errors | Lomas 0.4.1 req/s | ratio |",
-              "|---|---|---|---|---|---|---|"]
+    lines += ["", "| d. throughput | store | req/s | over 1 researcher | p50 | p99 | errors "
+              "| Lomas 0.4.1 req/s | ratio |", "|---|---|---|---|---|---|---|---|---|"]
     for t in report["throughput"]:
         theirs = peer_fig.get(f"rps_{t['researchers']}")
         mine = t["rps"]
-        lines.append(f"| {t['researchers']} researcher(s) | {mine:.1f} | {t['p50_ms']} ms | "
+        one = next((o["rps"] for o in report["throughput"]
+                    if o["store"] == t["store"] and o["researchers"] == 1), None)
+        lines.append(f"| {t['researchers']} researcher(s) | {t['store']} | {mine:.1f} | "
+                     f"{f'{mine / one:.2f}x' if one else '—'} | {t['p50_ms']} ms | "
                      f"{t['p99_ms']} ms | {t['errors']} | {theirs or '—'} | "
                      f"{f'{mine / theirs:.1f}x' if theirs else '—'} |")
     e = report["peak_rss"]
@@ -453,7 +574,7 @@ def table(report: dict[str, Any]) -> str:
               f"{f'{e['peak_rss_mib'] / theirs:.2f}' if theirs else '—'} |"]
     if "sources" in report:
         fixed = next((r["repeated_ms"] - r["floor_ms"] for r in report["latency"]
-                      if r["query"] == "count_avg"), 0.0)
+                      if r["query"] == "count_avg" and r["store"] == "sqlite"), 0.0)
         lines += backends.table(report["sources"], fixed)
     return "\n".join(lines) + "\n"
 
@@ -466,7 +587,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--runs-big", type=int, default=10)
     parser.add_argument("--cold-runs", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=20.0)
-    parser.add_argument("--threads", default="1,8")
+    parser.add_argument("--threads", default="1,8,32")
     parser.add_argument("--no-peer", action="store_true", help="skip the published Lomas")
     parser.add_argument("--peer-results", type=Path, default=None,
                         help="the peer's results.json of an earlier run.sh (it takes ~20 min) "
@@ -483,17 +604,20 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "started": stamp, "config": {k: str(v) for k, v in vars(args).items()},
         "machine": {"cores": os.cpu_count(), "load": [round(x, 2) for x in os.getloadavg()],
                     "python": platform.python_version()}}
-    with tempfile.TemporaryDirectory() as tmp, EmbeddedStore(Path(tmp) / "s.sqlite") as store:
-        def new_lab() -> Lab:
-            return make_lab(Path(tmp), store.uri, sizes, max(threads))
+    with tempfile.TemporaryDirectory() as tmp, EmbeddedStore(Path(tmp) / "s.sqlite") as mongo:
+        def new_lab(kind: str = "sqlite") -> Lab:
+            return make_lab(Path(tmp), sizes, max(threads),
+                            mongo.uri if kind == "mongoeco" else None)
 
         print(f"bench: sizes {sizes}, {args.runs} runs ({args.runs_big} at 1M+), medians",
               flush=True)
         report["latency"] = latency(new_lab, sizes, args.runs, args.runs_big)
+        report["round_trips"] = round_trips(new_lab, sizes[0])
         report["first_query"] = first_queries(new_lab(), sizes[-1], sizes[0])
         report["cold_start"] = cold_start(new_lab(), sizes[0], args.cold_runs)
-        report["throughput"] = [throughput(new_lab(), sizes[0], args.seconds, [count])[0]
-                                for count in threads]
+        report["throughput"] = [{"store": kind, **throughput(new_lab(kind), sizes[0],
+                                                             args.seconds, [count])[0]}
+                                for kind in STORES for count in threads]
         report["peak_rss"] = peak_rss(new_lab(), sizes[-1])
     if args.no_backends != "all":
         report["sources"] = backends.run(sys.modules[__name__], sizes, max(threads),

@@ -187,6 +187,45 @@ def test_mongodb_enabled_with_an_external_url_is_refused() -> None:
         render({"mongodb": {"enabled": True}, **EXTERNAL})
 
 
+def test_the_sqlite_store_serves_one_pod_from_a_claim_the_release_keeps() -> None:
+    docs = by_kind(manifests(values_of(CHART / "ci" / "sqlite-values.yaml")))
+    deployment = _server([d for k in docs.values() for d in k])
+    assert deployment["spec"]["replicas"] == 1
+    assert deployment["spec"]["strategy"] == {"type": "Recreate"}  # never two on the file
+    pod = deployment["spec"]["template"]["spec"]
+    (claim,) = docs["PersistentVolumeClaim"]
+    assert claim["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+    assert claim["spec"]["resources"]["requests"]["storage"] == "1Gi"
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert volumes["state"]["persistentVolumeClaim"]["claimName"] == claim["metadata"]["name"]
+    assert "emptyDir" in volumes["cache"]  # downloads stay off the store's volume
+    mounts = {m["name"]: m["mountPath"] for m in pod["containers"][0]["volumeMounts"]}
+    assert (mounts["state"], mounts["cache"]) == ("/var/lib/lomas", "/var/lib/lomas/cache")
+    assert docs["ConfigMap"][0]["data"]["LOMAS_STORE"] == "sqlite"
+    assert "env" not in pod["containers"][0]  # no MongoDB URL to read
+    (secret,) = docs["Secret"]
+    assert "mongodb-url" not in secret["data"]
+    mine = manifests({"store": "sqlite", "replicaCount": 1,
+                      "sqlite": {"persistence": {"existingClaim": "ledger"}}})
+    assert not [d for d in mine if d["kind"] == "PersistentVolumeClaim"]
+    assert {"name": "state", "persistentVolumeClaim": {"claimName": "ledger"}} in _server(
+        mine)["spec"]["template"]["spec"]["volumes"]
+
+
+@pytest.mark.parametrize(("values", "says"), [
+    ({}, "set replicaCount=1"),                                  # the default is 2
+    ({"replicaCount": 1, "autoscaling": {"enabled": True}}, "autoscaling.enabled=false"),
+    ({"replicaCount": 1, "podDisruptionBudget": {"enabled": True}},
+     "podDisruptionBudget.enabled=false"),
+    ({"replicaCount": 1, **EXTERNAL}, "leave mongodbUrl empty"),
+    ({"replicaCount": 1, "mongodb": {"enabled": True}}, "mongodb.enabled=false"),
+])
+def test_the_sqlite_store_refuses_a_second_pod_or_a_mongodb(values: dict[str, Any],
+                                                             says: str) -> None:
+    with pytest.raises(helm.HelmError, match=says.replace(".", r"\.")):
+        render({"store": "sqlite", **values})
+
+
 def test_notes_tell_how_to_bootstrap_the_first_admin() -> None:
     notes = render(EXTERNAL)["lomas/templates/NOTES.txt"]
     assert "lomas-admin bootstrap" in notes and "port-forward svc/lomas" in notes

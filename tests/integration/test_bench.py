@@ -31,21 +31,29 @@ def test_the_suite_runs_on_tiny_data_and_writes_its_results(tmp_path: Path) -> N
     report = suite.main(["--sizes", "300,500", "--runs", "2", "--runs-big", "1",
                          "--cold-runs", "1", "--seconds", "1", "--threads", "1,2",
                          "--no-peer", "--out", str(tmp_path)])
-    assert [(r["rows"], r["query"]) for r in report["latency"]] == [
-        (300, "count_avg"), (300, "group_by"), (500, "count_avg"), (500, "group_by")]
-    assert all(r["floor_ms"] > 0 and r["new_ms"] > 0 for r in report["latency"])
+    assert [(r["store"], r["rows"], r["query"]) for r in report["latency"]] == [
+        (store, rows, query) for store in ("sqlite", "mongoeco") for rows in (300, 500)
+        for query in ("count_avg", "group_by")]
+    assert all(r["floor_ms"] > 0 and r["new_ms"] > 0 and r["direct_ms"] > 0
+               and r["target_ms"] == pytest.approx(1.5 * r["floor_ms"] + 5, abs=0.01)
+               for r in report["latency"])
+    trips = {(t["store"], t["path"]): t["round_trips"] for t in report["round_trips"]}
+    assert set(trips) == {(s, p) for s in ("sqlite", "mongoeco") for p in ("client", "direct")}
+    assert trips["sqlite", "direct"] <= 3 and trips["sqlite", "client"] <= 4
     first = report["first_query"]
     assert first["local_parquet_ms"] > 0 and first["s3_ms"] > 0
     assert len(first["local_parquet_each_ms"]) == len(first["s3_each_ms"]) == 3
     assert set(report["cold_start"]) == {"import_s", "health_s", "budget_s", "sql_s"}
-    assert [t["researchers"] for t in report["throughput"]] == [1, 2]
+    assert [(t["store"], t["researchers"]) for t in report["throughput"]] == [
+        ("sqlite", 1), ("sqlite", 2), ("mongoeco", 1), ("mongoeco", 2)]
     assert all(t["errors"] == 0 and t["rps"] > 0 for t in report["throughput"])
     assert report["peak_rss"]["peak_rss_mib"] > 0
     assert report["peer_status"] == "skipped (--no-peer)"
     written = json.loads(next(tmp_path.glob("*.json")).read_text())
     assert written["latency"] == report["latency"]
     markdown = (tmp_path / "latest.md").read_text()
-    assert "| a. SQL end to end |" in markdown and "| e. peak RSS |" in markdown
+    assert "| a. SQL end to end |" in markdown and "| r. store round trips" in markdown
+    assert "| e. peak RSS |" in markdown
     sources = report["sources"]
     assert [r["backend"] for r in sources["backends"]] == ["postgres", "spark"]
     assert all(r["ms"] > 0 and r["floor_ms"] > 0 for r in sources["backends"])

@@ -8,7 +8,6 @@ those of a researcher's second query onwards.
 
 from __future__ import annotations
 
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -16,12 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pymongo import MongoClient, monitoring
+from pymongo import MongoClient
 
 from functions.container.serve import create_wsgi
 from lomas.adapters.mongo import MongoStore
 from lomas.adapters.sqlite import SqliteStore
 from lomas.domain import PrivacyCost
+from lomas.testing.counting import Commands, Counting, count_trips
 from lomas_client import Client
 from tests.conftest import make_world
 from tests.support.wsgi_transport import session_for
@@ -37,39 +37,6 @@ SQLITE_DIRECT, SQLITE_JOB = 3, 4
 # spend (grants) are three, the archive's outcome and the grant's pending key two; a job
 # adds its own record, its charge, its start (with its dataset read) and its outcome.
 MONGO_DIRECT, MONGO_JOB = 6, 11
-
-
-class Counting:
-    """A StateStore that counts the calls made into it (each one transaction)."""
-
-    def __init__(self, store: Any) -> None:
-        self._store, self.calls = store, []
-
-    def __getattr__(self, name: str) -> Any:
-        found = getattr(self._store, name)
-        if not callable(found):
-            return found
-
-        def counted(*args: Any, **kwargs: Any) -> Any:
-            self.calls.append(name)
-            return found(*args, **kwargs)
-
-        return counted
-
-
-class Commands(monitoring.CommandListener):
-    def __init__(self) -> None:
-        self.calls: list[str] = []
-        self._lock = threading.Lock()
-
-    def started(self, event: monitoring.CommandStartedEvent) -> None:
-        if event.command_name != "endSessions":
-            with self._lock:
-                self.calls.append(f"{event.command_name} {event.command.get(event.command_name)}")
-
-    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None: ...
-
-    def failed(self, event: monitoring.CommandFailedEvent) -> None: ...
 
 
 @pytest.fixture(params=["sqlite", "mongoeco"])
@@ -89,14 +56,6 @@ def counted(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[st
     client.close()
 
 
-def _trips(counter: Any, action: Any) -> list[str]:
-    action()  # the first: the query shape checked on dummy data (imports: seconds)
-    action()  # the token looked up
-    del counter.calls[:]
-    action()
-    return list(counter.calls)
-
-
 def test_a_charged_query_on_the_direct_path(counted: tuple[str, Any, Any]) -> None:
     kind, world, counter = counted
     session = session_for(create_wsgi(world.ctx))
@@ -106,7 +65,7 @@ def test_a_charged_query_on_the_direct_path(counted: tuple[str, Any, Any]) -> No
                               headers={"Authorization": f"Bearer {world.token}"})
         assert answer.status_code == 200, answer.text
 
-    trips = _trips(counter, query)
+    trips = count_trips(counter, query)
     assert len(trips) <= (SQLITE_DIRECT if kind == "sqlite" else MONGO_DIRECT), " | ".join(trips)
 
 
@@ -117,7 +76,7 @@ def test_a_charged_query_on_the_clients_job_path(counted: tuple[str, Any, Any]) 
     def query() -> None:
         assert len(client.smartnoise_sql.query(SQL, epsilon=0.1, delta=1e-6)) == 1
 
-    trips = _trips(counter, query)
+    trips = count_trips(counter, query)
     assert len(trips) <= (SQLITE_JOB if kind == "sqlite" else MONGO_JOB), " | ".join(trips)
     grant = world.store.get_grant("alice", "income")
     assert grant is not None and grant.spent.epsilon == pytest.approx(0.3)  # each charged

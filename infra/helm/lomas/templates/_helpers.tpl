@@ -91,3 +91,25 @@ against a store nobody configured (the embedded store is for local runs only).
 {{- randAlphaNum 32 }}
 {{- end }}
 {{- end }}
+
+{{/*
+"true" when the store is SQLite, after its checks: one file on one disk serves one pod.
+*/}}
+{{- define "lomas.sqlite" -}}
+{{- if eq .Values.store "sqlite" }}
+{{- if or .Values.autoscaling.enabled (gt (int .Values.replicaCount) 1) }}
+{{- fail "store=sqlite serves one pod (one file on one disk): set replicaCount=1 and autoscaling.enabled=false, or store=mongodb for several" }}
+{{- end }}
+{{- if .Values.podDisruptionBudget.enabled }}
+{{- fail "store=sqlite serves one pod, which a PodDisruptionBudget would keep from being evicted: set podDisruptionBudget.enabled=false" }}
+{{- end }}
+{{- if or .Values.mongodb.enabled .Values.mongodbUrl }}
+{{- fail "store=sqlite keeps everything in its file: leave mongodbUrl empty and mongodb.enabled=false" }}
+{{- end }}
+{{- "true" }}
+{{- end }}
+{{- end }}
+
+{{- define "lomas.sqliteClaim" -}}
+{{- default (printf "%s-state" (include "lomas.fullname" .) | trunc 63 | trimSuffix "-") .Values.sqlite.persistence.existingClaim }}
+{{- end }}
