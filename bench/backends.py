@@ -172,11 +172,9 @@ def rss_parquet(suite: Any, lab: Any, sizes: list[int]) -> list[dict[str, Any]]:
             for query in suite.QUERIES.values():
                 researcher.smartnoise_sql.query(query.replace("FROM income", f"FROM {name}"),
                                                 epsilon=EPSILON, delta=DELTA)
-            status = Path(f"/proc/{process.pid}/status").read_text()
-        hwm = next(int(line.split()[1]) for line in status.splitlines()
-                   if line.startswith("VmHWM"))
-        out.append({"rows": rows, "peak_rss_mib": round(hwm / 1024, 1)})
-        print(f"  i. peak RSS serving {rows} Parquet rows: {hwm / 1024:.0f} MiB", flush=True)
+            peak = suite.peak_rss_mib(process.pid)
+        out.append({"rows": rows, "peak_rss_mib": round(peak, 1)})
+        print(f"  i. peak RSS serving {rows} Parquet rows: {peak:.0f} MiB", flush=True)
     return out
 
 

@@ -469,17 +469,29 @@ def throughput(lab: Lab, rows: int, seconds: float, threads: list[int]) -> list[
     return out
 
 
+def peak_rss_mib(pid: int) -> float:
+    """The server's peak resident memory: the sum of each process's peak (VmHWM), the
+    supervisor and its workers (LOMAS_WORKERS) alike, in MiB."""
+    pids = [pid]
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        pids += [int(c) for c in (task / "children").read_text().split()]
+    total = 0
+    for each in pids:
+        with contextlib.suppress(FileNotFoundError):
+            status = Path(f"/proc/{each}/status").read_text()
+            total += next(int(line.split()[1]) for line in status.splitlines()
+                          if line.startswith("VmHWM"))
+    return total / 1024
+
+
 def peak_rss(lab: Lab, rows: int) -> dict[str, Any]:
     with server(lab) as (url, process, _):
         wait_health(url)
         researcher = client(url, lab.tokens[0], rows)
         for name in QUERIES:
             researcher.smartnoise_sql.query(query_sql(name, rows), epsilon=EPSILON, delta=DELTA)
-        status = Path(f"/proc/{process.pid}/status").read_text()
-    values = {k: int(v.split()[0]) / 1024 for k, v in
-              (line.split(":", 1) for line in status.splitlines() if ":" in line)
-              if k in ("VmHWM", "VmRSS")}
-    result = {"rows": rows, "peak_rss_mib": round(values.get("VmHWM", 0.0), 1)}
+        peak = peak_rss_mib(process.pid)
+    result = {"rows": rows, "peak_rss_mib": round(peak, 1)}
     print(f"  e. peak RSS serving {rows} rows: {result['peak_rss_mib']:.0f} MiB", flush=True)
     return result
 

@@ -215,6 +215,16 @@ class DatasetRetired(Model):
     message: str
 
 
+class GrantRevoked(Model):
+    """A deleted grant: revoked, never forgotten. Its initial budget is now what it spent."""
+
+    user_name: str
+    dataset_name: str
+    total_spent_epsilon: float = Field(description="Kept: a grant set again resumes from it.")
+    total_spent_delta: float
+    message: str
+
+
 class GrantRequest(Model):
     initial_epsilon: BudgetEpsilon
     initial_delta: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]

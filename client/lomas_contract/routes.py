@@ -144,7 +144,8 @@ PUT_GRANT = _admin("put_grant", "PUT", "/admin/grants/{user_name}/{dataset_name}
 GET_GRANT = _admin("get_grant", "GET", "/admin/grants/{user_name}/{dataset_name}",
                    "One grant: initial, spent, remaining.", answer=m.GrantInfo)
 DELETE_GRANT = _admin("delete_grant", "DELETE", "/admin/grants/{user_name}/{dataset_name}",
-                      "Delete a grant.")
+                      "Revoke a grant: nothing more can be spent; what it spent is kept, "
+                      "and setting the grant again resumes from it.", answer=m.GrantRevoked)
 LIST_ARCHIVES = _admin("list_archives", "GET", "/admin/archives", "Finished queries.",
                        answer=m.ArchivesResponse, query=("user_name", "dataset_name"))
 IMPORT = _admin("import_document", "POST", "/admin/import",

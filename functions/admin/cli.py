@@ -96,6 +96,9 @@ def show(body: Any) -> None:
 
 
 # ------------------------------------------------------------------ users
+Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
+
+
 @users.command("add")
 def users_add(name: str, admin: bool = False, may_query: bool = True) -> None:
     """Create a user and print their token (shown once)."""
@@ -114,9 +117,12 @@ def users_show(name: str) -> None:
 
 
 @users.command("delete")
-def users_delete(name: str) -> None:
-    """Delete a user. Their grants, spent budgets and archives stay: a new user of that
-    name resumes them."""
+def users_delete(name: str, yes: Yes = False) -> None:
+    """Delete a user: their token stops working. Their grants, spent budgets and archives
+    stay: a new user of that name resumes them."""
+    if not yes:
+        typer.confirm(f"Delete user {name!r}? Their token stops working; their grants, "
+                      "spent budgets and archives are kept.", abort=True)
     call(r.DELETE_USER, user_name=name)
     out.print(f"deleted user {name}")
 
@@ -208,9 +214,6 @@ def datasets_show(name: str) -> None:
     show(call(r.GET_DATASET, dataset_name=name))
 
 
-Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
-
-
 @datasets.command("delete")
 def datasets_delete(name: Annotated[str, typer.Argument(help="The dataset to retire.")],
                     yes: Yes = False) -> None:
@@ -256,10 +259,14 @@ def grants_show(user: str, dataset: str) -> None:
 
 
 @grants.command("delete")
-def grants_delete(user: str, dataset: str) -> None:
-    """Revoke a grant."""
-    call(r.DELETE_GRANT, user_name=user, dataset_name=dataset)
-    out.print(f"revoked {user} on {dataset}")
+def grants_delete(user: str, dataset: str, yes: Yes = False) -> None:
+    """Revoke a grant: nothing more can be spent on it. What it spent is kept, and setting
+    the grant again resumes from it (never from zero)."""
+    if not yes:
+        typer.confirm(f"Revoke {user!r} on {dataset!r}? Nothing more can be spent; what it "
+                      "spent is kept.", abort=True)
+    out.print(call(r.DELETE_GRANT, user_name=user, dataset_name=dataset)["message"],
+              highlight=False, soft_wrap=True)
 
 
 # ------------------------------------------------------ archives, import

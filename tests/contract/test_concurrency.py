@@ -70,3 +70,15 @@ def test_500_spends_from_4_processes_on_one_sqlite_file(tmp_path: Path) -> None:
         assert worker.exitcode == 0
     _assert_spent_exactly_the_grant(store, total)
     store.close()
+
+
+def test_the_sqlite_file_is_in_wal_and_each_commit_reaches_the_disk(tmp_path: Path) -> None:
+    """WAL (readers never wait for the writer), and synchronous=FULL: a spend or an outcome
+    already released is never undone by a power failure."""
+    store = SqliteStore.open(tmp_path / "lomas.sqlite3")
+    try:
+        db = store._db()  # the connection this thread's operations use
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    finally:
+        store.close()

@@ -58,8 +58,8 @@ def test_dataset_registration_and_grants(admin_client: Client, world: World) -> 
         ("income", 10.0), ("income2", 2.0)]
     assert call(admin_client, "GET", "/admin/grants?user_name=nobody", t).json_body == {
         "grants": []}
-    assert call(admin_client, "DELETE", "/admin/grants/alice/income2", t).status_code == 204
-    assert error(call(admin_client, "DELETE", "/admin/grants/alice/income2", t)) == (
+    assert call(admin_client, "DELETE", "/admin/grants/alice/income2", t).status_code == 200
+    assert error(call(admin_client, "DELETE", "/admin/grants/bob/income2", t)) == (
         404, "NotFound")
     assert call(admin_client, "DELETE", "/admin/datasets/income2", t).status_code == 200
 
@@ -129,6 +129,25 @@ def test_metadata_from_a_file_and_path_escapes(admin_client: Client, world: Worl
         escape = dict(body, dataset_name="escape", dataset_access={"type": "local", "path": path})
         assert error(call(admin_client, "POST", "/admin/datasets", t, escape)) == (
             400, "InvalidQuery")
+
+
+def test_a_revoked_grant_keeps_what_it_spent_and_a_new_grant_resumes_from_it(
+        admin_client: Client, query_client: Client, world: World) -> None:
+    t, path = world.admin_token, "/admin/grants/alice/income"
+    assert post(query_client, "/smartnoise_sql_query", query(), world.token).status_code == 200
+    revoked = call(admin_client, "DELETE", path, t)
+    assert (revoked.status_code, revoked.json_body["total_spent_epsilon"]) == (
+        200, pytest.approx(3.0))
+    assert "is kept" in revoked.json_body["message"]
+    assert error(post(query_client, "/smartnoise_sql_query", query(), world.token)) == (
+        403, "BudgetExhausted")
+    again = call(admin_client, "DELETE", path, t)  # revoking twice changes nothing
+    assert again.status_code == 200
+    assert again.json_body["total_spent_epsilon"] == pytest.approx(3.0)
+    grant = call(admin_client, "PUT", path, t, {"initial_epsilon": 10.0,
+                                                "initial_delta": 1e-3}).json_body
+    assert (grant["total_spent_epsilon"], grant["remaining_epsilon"]) == (
+        pytest.approx(3.0), pytest.approx(7.0))  # resumed, not from zero
 
 
 def test_grant_cannot_go_below_spent(admin_client: Client, world: World) -> None:

@@ -256,16 +256,18 @@ def test_the_store_gone_mid_load_gives_503s_then_service_resumes(any_world: Stor
     with Served(world, any_world.root, any_world.mongodb_url, store_timeout_seconds="1",
                 claim_lease_seconds="2") as served, ThreadPoolExecutor(8) as pool:
         loads = [pool.submit(load, t) for t in range(8)]
-        deadline = time.monotonic() + 30  # the load is served (the workers warm) first
-        while sum(a[0] == 200 for a in list(answers.values())) < 16:
-            assert time.monotonic() < deadline, "the load was never served"
-            time.sleep(0.05)
-        gone = time.monotonic()
-        with any_world.away():
-            time.sleep(3.0)
-        back = time.monotonic()
-        time.sleep(1.5)
-        stop.set()
+        try:  # the load stops whatever happens, or the pool would wait for it forever
+            deadline = time.monotonic() + 30  # the load is served (the workers warm) first
+            while sum(a[0] == 200 for a in list(answers.values())) < 16:
+                assert time.monotonic() < deadline, "the load was never served"
+                time.sleep(0.05)
+            gone = time.monotonic()
+            with any_world.away():
+                time.sleep(3.0)
+            back = time.monotonic()
+            time.sleep(1.5)
+        finally:
+            stop.set()
         for future in loads:
             future.result()
         refused = sorted(k for k, a in answers.items() if a[0] != 200)

@@ -84,6 +84,26 @@ def test_cli_datasets_delete_asks_first_and_says_what_it_keeps(live_server: Live
         live_server, "grants", "list", "--user", "alice").output
 
 
+def test_cli_users_and_grants_delete_ask_first_and_forget_nothing(
+        live_server: LiveServer) -> None:
+    store = live_server.world.store
+    store.spend("alice", "income", PrivacyCost(2.0, 0.0))
+    declined = run(live_server, "grants", "delete", "alice", "income", input="n\n")
+    assert declined.exit_code == 1 and "what it spent is kept" in declined.output
+    assert store.get_grant("alice", "income").remaining.epsilon > 0  # type: ignore[union-attr]
+
+    revoked = run(live_server, "grants", "delete", "alice", "income", "--yes")
+
+    assert revoked.exit_code == 0 and "Revoked 'alice' on 'income'" in revoked.output
+    grant = store.get_grant("alice", "income")
+    assert grant is not None and grant.spent == grant.initial == PrivacyCost(2.0, 0.0)
+    declined = run(live_server, "users", "delete", "alice", input="n\n")
+    assert declined.exit_code == 1 and store.get_user("alice") is not None
+    assert run(live_server, "users", "delete", "alice", input="y\n").exit_code == 0
+    assert store.get_user("alice") is None
+    assert store.get_grant("alice", "income") == grant  # kept for a new alice
+
+
 def test_cli_import_and_bad_token(live_server: LiveServer, tmp_path: Path) -> None:
     doc = tmp_path / "setup.yaml"
     doc.write_text("users:\n  - {user_name: dora}\n")

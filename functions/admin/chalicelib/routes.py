@@ -83,8 +83,8 @@ def get_grant(call: Call, user_name: str, dataset_name: str) -> m.GrantInfo:
 
 
 @expose(bp, deps, r.DELETE_GRANT)
-def delete_grant(call: Call, user_name: str, dataset_name: str) -> None:
-    admin.delete_grant(call.ctx, user_name, dataset_name)
+def delete_grant(call: Call, user_name: str, dataset_name: str) -> m.GrantRevoked:
+    return admin.delete_grant(call.ctx, user_name, dataset_name)
 
 
 @expose(bp, deps, r.LIST_ARCHIVES)

@@ -190,9 +190,28 @@ def get_grant(ctx: Context, user: str, dataset: str) -> m.GrantInfo:
     return grant_info(grant, ctx.store.get_dataset(dataset) is None)
 
 
-def delete_grant(ctx: Context, user: str, dataset: str) -> None:
-    if not ctx.store.delete_grant(user, dataset):
-        raise NotFound(f"User {user!r} has no grant on {dataset!r}.")
+def delete_grant(ctx: Context, user: str, dataset: str) -> m.GrantRevoked:
+    """Revoke a grant: its initial budget becomes what it spent, so nothing more can be
+    spent, and what it spent is kept (a grant set again later resumes from it, never from
+    zero). Raises NotFound."""
+    for _ in range(5):  # a spend between the read and the write: read again
+        grant = ctx.store.get_grant(user, dataset)
+        if grant is None:
+            raise NotFound(f"User {user!r} has no grant on {dataset!r}.")
+        try:
+            ctx.store.put_grant(user, dataset, grant.spent)
+            break
+        except Conflict:
+            continue
+    else:
+        raise Conflict(f"The grant of {user!r} on {dataset!r} kept spending; try again.")
+    spent = grant.spent
+    return m.GrantRevoked(
+        user_name=user, dataset_name=dataset, total_spent_epsilon=spent.epsilon,
+        total_spent_delta=spent.delta, message=(
+            f"Revoked {user!r} on {dataset!r}: nothing more can be spent. What it spent "
+            f"(epsilon {spent.epsilon:g}, delta {spent.delta:g}) is kept; setting the grant "
+            "again resumes from it."))
 
 
 def archives(ctx: Context, user: str | None, dataset: str | None) -> m.ArchivesResponse:

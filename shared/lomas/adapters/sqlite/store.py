@@ -225,9 +225,11 @@ class SqliteStore(ComposedSteps):
                              check_same_thread=False)  # close() may close it from elsewhere
         db.row_factory = sqlite3.Row
         db.execute(f"PRAGMA busy_timeout = {int(self._timeout_s * 1000)}")
-        # Safe in WAL: NORMAL never corrupts the file, and a process crash loses nothing;
-        # a power or OS failure may undo the commits since the WAL was last synced.
-        db.execute("PRAGMA synchronous = NORMAL")
+        # FULL: each commit is on disk before the answer it records leaves. NORMAL would
+        # survive a process crash, but a power or OS failure could undo a spend or an
+        # archived outcome already released, and a retry would then release a second
+        # answer under one charge. It costs about 0.25 ms a commit (measured, WAL).
+        db.execute("PRAGMA synchronous = FULL")
         return db
 
     def _db(self) -> sqlite3.Connection:
