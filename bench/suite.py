@@ -278,11 +278,9 @@ def round_trips(new_lab: Callable[[str], Lab], rows: int) -> list[dict[str, Any]
     """The store round trips of one charged query (a researcher's third: its token cached),
     on each path and store, counted in process on a real server: calls into the SQLite
     store (each one transaction), commands on MongoDB's wire."""
-    from pymongo import MongoClient
-
     from functions.common.wiring import build_context
     from functions.container.serve import create_wsgi, make_server
-    from lomas.testing.counting import Commands, Counting, count_trips
+    from lomas.testing.counting import Commands, Counting, count_trips, counted_mongo
 
     out = []
     for kind in STORES:
@@ -292,11 +290,8 @@ def round_trips(new_lab: Callable[[str], Lab], rows: int) -> list[dict[str, Any]
             if kind == "sqlite":
                 store = counter = Counting(lab.store)
             else:
-                counter = Commands()
-                mongo: MongoClient[dict[str, Any]] = MongoClient(lab.uri, tz_aware=True,
-                                                                 event_listeners=[counter])
-                stack.callback(mongo.close)
-                store = MongoStore(mongo, lab.name)
+                store, counter = counted_mongo(str(lab.uri), lab.name)
+                stack.callback(store.close)
             port = free_port()
             settings = lab.settings(port=port, auth_cache_seconds=5)
             httpd = make_server(create_wsgi(build_context(settings, store=store)), settings)

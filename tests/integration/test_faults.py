@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 import requests
@@ -124,7 +124,8 @@ def mongoeco_world(tmp_path: Path) -> Iterator[tuple[World, Path, StandIn]]:
 @contextlib.contextmanager
 def sqlite_locked(root: Path) -> Iterator[None]:
     """Another program holds the SQLite file's write lock (and its readers out)."""
-    holder = sqlite3.connect(root / "lomas.sqlite3", isolation_level=None)
+    # Under load the servers' writers keep taking the lock: wait for it as long as needed.
+    holder = sqlite3.connect(root / "lomas.sqlite3", isolation_level=None, timeout=60)
     holder.execute("BEGIN EXCLUSIVE")
     try:
         yield
@@ -233,6 +234,14 @@ def test_the_store_locked_away_gives_503_with_retry_after_then_service_resumes(
     assert {r.idempotency_key for r in world.store.list_archives()} == {"before", "during"}
 
 
+class Answer(NamedTuple):
+    status: int
+    type: str
+    retry_after: str | None
+    took: float
+    started: float
+
+
 @pytest.mark.slow
 def test_the_store_gone_mid_load_gives_503s_then_service_resumes(any_world: Stored) -> None:
     """Under load from 8 researchers' threads, the store goes away for 3 s: every answer is
@@ -240,7 +249,7 @@ def test_the_store_gone_mid_load_gives_503s_then_service_resumes(any_world: Stor
     Once it is back, the same server answers the refused keys."""
     world = any_world.world
     world.store.put_grant("alice", "income", PrivacyCost(1e6, 1.0))  # never the limit here
-    answers: dict[str, tuple[int, str, str | None, float, float]] = {}
+    answers: dict[str, Answer] = {}
     stop = threading.Event()
 
     def load(thread: int) -> None:
@@ -249,16 +258,16 @@ def test_the_store_gone_mid_load_gives_503s_then_service_resumes(any_world: Stor
                 return
             key, started = f"load-{thread}-{i}", time.monotonic()
             answer = served.query(key, timeout=30)
-            answers[key] = (answer.status_code, answer.json().get("type", ""),
-                            answer.headers.get("Retry-After"), time.monotonic() - started,
-                            started)
+            answers[key] = Answer(answer.status_code, answer.json().get("type", ""),
+                                  answer.headers.get("Retry-After"),
+                                  time.monotonic() - started, started)
 
     with Served(world, any_world.root, any_world.mongodb_url, store_timeout_seconds="1",
                 claim_lease_seconds="2") as served, ThreadPoolExecutor(8) as pool:
         loads = [pool.submit(load, t) for t in range(8)]
         try:  # the load stops whatever happens, or the pool would wait for it forever
             deadline = time.monotonic() + 30  # the load is served (the workers warm) first
-            while sum(a[0] == 200 for a in list(answers.values())) < 16:
+            while sum(a.status == 200 for a in list(answers.values())) < 16:
                 assert time.monotonic() < deadline, "the load was never served"
                 time.sleep(0.05)
             gone = time.monotonic()
@@ -270,14 +279,14 @@ def test_the_store_gone_mid_load_gives_503s_then_service_resumes(any_world: Stor
             stop.set()
         for future in loads:
             future.result()
-        refused = sorted(k for k, a in answers.items() if a[0] != 200)
+        refused = sorted(k for k, a in answers.items() if a.status != 200)
         assert refused, "the store's absence should have refused some queries"
-        assert {(a[0], a[1]) for a in answers.values() if a[0] != 200} == {
-            (503, "StoreUnavailable")}, {a[:2] for a in answers.values()}
-        assert all(int(answers[k][2] or 0) >= 1 for k in refused)
-        slowest = max(a[3] for a in answers.values())
+        assert {(a.status, a.type) for a in answers.values() if a.status != 200} == {
+            (503, "StoreUnavailable")}, {(a.status, a.type) for a in answers.values()}
+        assert all(int(answers[k].retry_after or 0) >= 1 for k in refused)
+        slowest = max(a.took for a in answers.values())
         assert slowest < 10, f"an answer took {slowest:.1f} s"
-        served_at = [a[4] for a in answers.values() if a[0] == 200]
+        served_at = [a.started for a in answers.values() if a.status == 200]
         assert min(served_at) < gone and max(served_at) > back  # before, and again after
         deadline = time.monotonic() + 30  # a refused run's claim may hold its lease (2 s)
         while refused and time.monotonic() < deadline:

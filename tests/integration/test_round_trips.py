@@ -15,13 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pymongo import MongoClient
 
 from functions.container.serve import create_wsgi
-from lomas.adapters.mongo import MongoStore
 from lomas.adapters.sqlite import SqliteStore
 from lomas.domain import PrivacyCost
-from lomas.testing.counting import Commands, Counting, count_trips
+from lomas.testing.counting import Counting, count_trips, counted_mongo
 from lomas_client import Client
 from tests.conftest import make_world
 from tests.support.wsgi_transport import session_for
@@ -46,14 +44,12 @@ def counted(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[st
         store = Counting(SqliteStore.open(tmp_path / "lomas.sqlite3"))
         yield "sqlite", make_world(store, tmp_path, BUDGET, auth_cache_seconds=5), store
         return
-    listener = Commands()
-    client: MongoClient[dict[str, Any]] = MongoClient(
-        request.getfixturevalue("embedded_uri"), tz_aware=True, event_listeners=[listener])
-    mongo = MongoStore(client, f"lomas_test_{uuid.uuid4().hex[:12]}")
+    db = f"lomas_test_{uuid.uuid4().hex[:12]}"
+    mongo, listener = counted_mongo(request.getfixturevalue("embedded_uri"), db)
     mongo.ensure_indexes()
     yield "mongoeco", make_world(mongo, tmp_path, BUDGET, auth_cache_seconds=5), listener
-    client.drop_database(mongo.users.database.name)
-    client.close()
+    mongo._client.drop_database(db)
+    mongo.close()
 
 
 def test_a_charged_query_on_the_direct_path(counted: tuple[str, Any, Any]) -> None:

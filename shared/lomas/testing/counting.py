@@ -9,7 +9,9 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from pymongo import monitoring
+from pymongo import MongoClient, monitoring
+
+from lomas.adapters.mongo import MongoStore
 
 
 class Counting:
@@ -46,6 +48,15 @@ class Commands(monitoring.CommandListener):
     def succeeded(self, event: monitoring.CommandSucceededEvent) -> None: ...
 
     def failed(self, event: monitoring.CommandFailedEvent) -> None: ...
+
+
+def counted_mongo(uri: str, db: str) -> tuple[MongoStore, Commands]:
+    """A MongoStore on database `db` whose client reports its commands to the listener
+    returned with it (`store.close()` closes the client)."""
+    commands = Commands()
+    client: MongoClient[dict[str, Any]] = MongoClient(uri, tz_aware=True,
+                                                      event_listeners=[commands])
+    return MongoStore(client, db), commands
 
 
 def count_trips(counter: Counting | Commands, action: Any) -> list[str]:
