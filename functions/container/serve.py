@@ -1,5 +1,6 @@
 """Serve both functions on one port with waitress, as the container does: LOMAS_WORKERS
-processes (default one per core) of LOMAS_THREADS threads each, on one listening socket.
+processes (default one per core) of LOMAS_THREADS threads each, each on a socket of its
+own on the one port (SO_REUSEPORT: the kernel spreads the connections).
 
 Without LOMAS_MONGODB_URL the store is SQLite, one file under the state folder
 (LOMAS_STORE names another). With LOMAS_DEV_MODE=true it seeds demo content and writes
@@ -100,21 +101,42 @@ def worker_count(settings: Settings) -> int:
     return settings.workers or os.cpu_count() or 1
 
 
-def listen(settings: Settings) -> socket.socket:
-    """The listening socket every worker serves. Raises SystemExit, in one line, when the
-    port is taken."""
+def listen(settings: Settings, count: int = 1) -> list[socket.socket]:
+    """The listening sockets, one a worker. Raises SystemExit, in one line, when the port
+    is taken.
+
+    Several workers each get a socket of their own on the port (SO_REUSEPORT), among
+    which the kernel spreads new connections: on one shared socket, the worker that
+    accepted first took most of the researchers' kept-alive connections (all 8 of 8,
+    seen), and the other worker idled.
+    """
     family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    address = (settings.host, settings.port)
+    sockets: list[socket.socket] = []
     try:
-        sock.bind((settings.host, settings.port))
+        for _ in range(count):
+            sock = socket.socket(family, socket.SOCK_STREAM)
+            sockets.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if count > 1:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            sock.bind(address)
+            if address[1] == 0:  # the port the first one got, for the others
+                address = sock.getsockname()[:2]
+            sock.listen(1024)
+            sock.set_inheritable(True)
     except OSError as exc:
-        sock.close()
+        for sock in sockets:
+            sock.close()
         raise SystemExit(f"Cannot listen on {settings.host}:{settings.port} ({exc.strerror}): "
                          "another program has the port; set LOMAS_PORT to a free one.") from None
-    sock.listen(1024)
-    sock.set_inheritable(True)
-    return sock
+    return sockets
+
+
+def port_is_free(settings: Settings) -> None:
+    """Raises SystemExit, in one line, when anything listens on the port, even a group
+    of SO_REUSEPORT sockets that `listen` could otherwise join (a second Lomas)."""
+    listen(settings)[0].close()
 
 
 def serve_socket(ctx: Context, sock: socket.socket) -> None:
@@ -138,16 +160,16 @@ def _end_with(parent: int) -> None:
     os._exit(1)
 
 
-def supervise(settings: Settings, sock: socket.socket, workers: int) -> None:
-    """Start `workers` worker processes on the socket and keep them running: one that dies
-    is started again; SIGTERM or SIGINT stops them all."""
-    command = [sys.executable, "-m", "functions.container.serve", "--worker-fd",
-               str(sock.fileno())]
+def supervise(settings: Settings, sockets: list[socket.socket]) -> None:
+    """Start a worker process on each socket and keep them running: one that dies is
+    started again on its socket; SIGTERM or SIGINT stops them all."""
 
-    def spawn() -> subprocess.Popen[bytes]:
+    def spawn(sock: socket.socket) -> subprocess.Popen[bytes]:
+        command = [sys.executable, "-m", "functions.container.serve", "--worker-fd",
+                   str(sock.fileno())]
         return subprocess.Popen(command, pass_fds=(sock.fileno(),))  # noqa: S603 - our own module
 
-    children = [spawn() for _ in range(workers)]
+    children = [spawn(sock) for sock in sockets]
     stopping = False
 
     def stop(*_: object) -> None:
@@ -157,14 +179,14 @@ def supervise(settings: Settings, sock: socket.socket, workers: int) -> None:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     log.info("serving on %s:%s with %s workers of %s threads", settings.host, settings.port,
-             workers, settings.threads)
+             len(sockets), settings.threads)
     try:
         while not stopping:
             for i, child in enumerate(children):
                 if child.poll() is not None and not stopping:
                     log.error("worker %s ended (%s); starting another", child.pid,
                               child.returncode)
-                    children[i] = spawn()
+                    children[i] = spawn(sockets[i])
             time.sleep(0.2)
     finally:
         for child in children:
@@ -185,13 +207,15 @@ def main(argv: list[str] | None = None) -> None:
     settings = Settings()
     configure_logging(settings.log_level)
     worker = args.worker_fd is not None
+    workers = 1 if worker else worker_count(settings)
+    sockets: list[socket.socket] = []
     if worker:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor stops its workers
         threading.Thread(target=_end_with, args=(os.getppid(),), daemon=True).start()
-        sock: socket.socket | None = socket.socket(fileno=args.worker_fd)
-    else:
-        sock = None if args.check else listen(settings)
-    workers = 1 if worker else worker_count(settings)
+        sockets = [socket.socket(fileno=args.worker_fd)]
+    elif not args.check:
+        port_is_free(settings)
+        sockets = listen(settings, workers)
     try:
         ctx, close = start(settings)
     except (MissingStore, LomasError) as exc:
@@ -199,12 +223,12 @@ def main(argv: list[str] | None = None) -> None:
     try:
         if ctx.settings.dev_mode and not worker:
             seed_demo(ctx)
-        if sock is not None and workers == 1:  # this process serves, on the same Context
-            serve_socket(ctx, sock)
+        if len(sockets) == 1:  # this process serves, on the same Context
+            serve_socket(ctx, sockets[0])
     finally:
         close()
-    if sock is not None and workers > 1:
-        supervise(settings, sock, workers)
+    if len(sockets) > 1:
+        supervise(settings, sockets)
 
 
 if __name__ == "__main__":

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from lomas.adapters.sqlite import SqliteStore
+from lomas.domain import PrivacyCost
+from tests.conftest import World, make_world
 from tests.support.slow_data import SlowData
 
 
@@ -16,3 +20,10 @@ def slow_data() -> Iterator[SlowData]:
     yield data
     data.release.set()
     data.server.shutdown()
+
+
+@pytest.fixture
+def sqlite_world(tmp_path: Path) -> Iterator[tuple[World, Path]]:
+    store = SqliteStore.open(tmp_path / "lomas.sqlite3")
+    yield make_world(store, tmp_path, PrivacyCost(100.0, 1.0)), tmp_path
+    store.close()
