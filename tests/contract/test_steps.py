@@ -3,6 +3,8 @@ same writes, whether composed of single operations or done in one transaction.""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -205,3 +207,42 @@ def test_a_sqlite_file_that_cannot_be_opened_is_unavailable(tmp_path: Path) -> N
         store.ping()
     with pytest.raises(StoreUnavailable):
         store.get_user("u")
+
+
+def _commits(store: SqliteStore, step: Callable[[], object]) -> list[str]:
+    """The synchronous level of each COMMIT that `step` made on this thread's connection,
+    read from SQLite's own trace of the statements run."""
+    levels, current = [], ["FULL"]
+
+    def trace(sql: str) -> None:
+        if sql.startswith("PRAGMA synchronous = "):
+            current[0] = sql.rsplit(" ", 1)[1]
+        elif sql == "COMMIT":
+            levels.append(current[0])
+
+    db = store._db()  # the connection this thread's operations use
+    db.set_trace_callback(trace)
+    try:
+        step()
+    finally:
+        db.set_trace_callback(None)
+    assert db.execute("PRAGMA synchronous").fetchone()[0] == 2  # left at FULL
+    return levels
+
+
+def test_only_a_commit_before_a_release_waits_for_the_disk(tmp_path: Path) -> None:
+    """A direct query's begin and a job's take do not wait for the disk: the end that
+    follows each, before anything leaves, syncs the WAL with them. A job's begin (a 202
+    may leave next), its end and an admin's writes do."""
+    store = SqliteStore.open(tmp_path / "lomas.sqlite3")
+    try:
+        assert _commits(store, lambda: _setup(store)) == ["FULL"] * 3
+        assert _commits(store, lambda: store.begin(_step("k1"))) == ["NORMAL"]
+        end = functools.partial(store.end, "u", status="done", cost=COST, owner="a")
+        assert _commits(store, lambda: end("k1", response={"r": 1})) == ["FULL"]
+        assert _commits(store, lambda: store.begin(_step("k2", job=_job("j2", "k2")))) \
+            == ["FULL"]
+        assert _commits(store, lambda: store.take_job("j2", NOW)) == ["NORMAL"]
+        assert _commits(store, lambda: end("k2", job=JobEnd("j2", NOW + LEASE))) == ["FULL"]
+    finally:
+        store.close()
