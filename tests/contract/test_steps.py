@@ -3,7 +3,9 @@ same writes, whether composed of single operations or done in one transaction.""
 
 from __future__ import annotations
 
+import fcntl
 import functools
+import os
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -245,4 +247,25 @@ def test_only_a_commit_before_a_release_waits_for_the_disk(tmp_path: Path) -> No
         assert _commits(store, lambda: store.take_job("j2", NOW)) == ["NORMAL"]
         assert _commits(store, lambda: end("k2", job=JobEnd("j2", NOW + LEASE))) == ["FULL"]
     finally:
+        store.close()
+
+
+def test_a_writer_that_holds_its_turn_makes_the_others_unavailable_not_stuck(
+        tmp_path: Path) -> None:
+    """Writers queue on an flock beside the file; one that keeps it (a stopped worker)
+    makes the others' writes StoreUnavailable after the timeout, and reads go on."""
+    store = SqliteStore.open(tmp_path / "lomas.sqlite3", timeout_s=0.5)
+    _setup(store)
+    other = os.open(tmp_path / "lomas.sqlite3.writer", os.O_RDWR)
+    try:
+        fcntl.flock(other, fcntl.LOCK_EX)  # another process's turn, kept
+        with pytest.raises(StoreUnavailable):
+            store.put_grant("u", "d", PrivacyCost(9.0, 1e-4))
+        assert store.get_grant("u", "d") is not None  # reads never wait
+        fcntl.flock(other, fcntl.LOCK_UN)
+        store.put_grant("u", "d", PrivacyCost(9.0, 1e-4))
+        grant = store.get_grant("u", "d")
+        assert grant is not None and grant.initial == PrivacyCost(9.0, 1e-4)
+    finally:
+        os.close(other)
         store.close()
