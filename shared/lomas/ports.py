@@ -235,6 +235,11 @@ class StateStore(UserStore, DatasetStore, BudgetLedger, QueryArchive, RateCounte
     def ping(self) -> None:
         """Raises StoreUnavailable if the store cannot be reached."""
 
+    def sync(self) -> None:
+        """Every write made so far is on disk when this returns: called before an answer
+        leaves that an earlier write, made without waiting for the disk, stands behind (a
+        job's 202). A no-op where each write waits already (MongoDB's write concern)."""
+
 
 class SqlSession(Protocol):
     """A SQL connection an engine's query runs in, for one execution."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -12,8 +13,9 @@ from lomas.domain import PrivacyCost, User
 from lomas.engines import ENGINES
 from lomas.errors import Conflict, NotFound
 from lomas.services import jobs
+from lomas.testing.fakes import InMemoryStore
 from lomas_contract import models as m
-from tests.conftest import World
+from tests.conftest import World, make_world
 from tests.unit.test_querying import req
 
 SQL = ENGINES["smartnoise_sql"]
@@ -135,3 +137,29 @@ def test_a_job_run_here_answers_its_waiter_without_reading_it_back(
     time.sleep(0.5)  # it ends before anybody waits for it
     assert jobs.await_job(world.ctx, late, 20).status == "complete" and reads == []
     runner.shutdown()
+
+
+class Syncs(InMemoryStore):
+    """The fake store, counting its syncs."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.synced = 0
+
+    def sync(self) -> None:
+        self.synced += 1
+
+
+def test_a_job_is_synced_before_a_202_tells_of_it_and_not_when_it_finished(
+        tmp_path: Path) -> None:
+    """Its begin did not wait for the disk; an unfinished job is about to be announced
+    (202), so it is synced first. A finished one was synced by its end."""
+    store = Syncs()
+    world = make_world(store, tmp_path, PrivacyCost(10.0, 1e-3))
+    runner = Held()
+    world.ctx = replace(world.ctx, jobs=runner)
+    job = jobs.submit_and_wait(world.ctx, ALICE, SQL, req(), "k1", dummy=False, wait=0)
+    assert not job.finished and store.synced == 1
+    runner.run_all()
+    again = jobs.submit_and_wait(world.ctx, ALICE, SQL, req(), "k1", dummy=False, wait=0)
+    assert again.uid == job.uid and again.finished and store.synced == 1

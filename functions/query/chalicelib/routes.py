@@ -83,8 +83,8 @@ def _engine_routes(engine: Engine) -> None:
         asynchronous, wait = preferences(call)
         if not asynchronous:
             return None
-        job = jobs.submit(call.ctx, call.user, engine, req, call.idempotency_key(), dummy=dummy)
-        job = jobs.await_job(call.ctx, job, wait)
+        job = jobs.submit_and_wait(call.ctx, call.user, engine, req, call.idempotency_key(),
+                                   dummy=dummy, wait=wait)
         return outcome(call, job) if job.finished else accepted(call, job)
 
 

@@ -222,6 +222,17 @@ def await_job(ctx: Context, job: Job, wait: float) -> Job:
         job = ctx.store.get_job(job.uid) or job
 
 
+def submit_and_wait(ctx: Context, user: User, engine: Engine, req: DatasetRequest,
+                    idempotency_key: str | None, *, dummy: bool, wait: float) -> Job:
+    """`submit`, then `await_job`: the job, finished within `wait` seconds or not. One not
+    finished is on disk before the caller learns of it (StateStore.sync): the step that
+    created it did not wait for the disk, its end would have."""
+    job = await_job(ctx, submit(ctx, user, engine, req, idempotency_key, dummy=dummy), wait)
+    if not job.finished:
+        ctx.store.sync()
+    return job
+
+
 def status(ctx: Context, user: User, uid: str, wait: float = 0.0) -> Job:
     """The caller's job (an admin's: anybody's). Raises NotFound for another's job too."""
     job = ctx.store.get_job(uid)

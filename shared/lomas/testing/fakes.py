@@ -33,6 +33,9 @@ class InMemoryStore(ComposedSteps):
     def ping(self) -> None:
         return None
 
+    def sync(self) -> None:
+        return None
+
     # users
     def create_user(self, user: User, token_hash: str) -> None:
         with self._lock:

@@ -118,6 +118,9 @@ class MongoStore(ComposedSteps):
     def ping(self) -> None:
         self._client.admin.command("ping")
 
+    def sync(self) -> None:
+        """Nothing to do: each write returned once its write concern was met."""
+
     def close(self) -> None:
         self._client.close()
 
