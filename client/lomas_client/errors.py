@@ -56,6 +56,12 @@ class EngineUnavailableError(LomasClientError):
     """501: this server does not serve that engine (not installed); nothing was spent."""
 
 
+class ServerUnreachableError(LomasClientError):
+    """No answer from the server: it is down, the URL or the port is wrong, or it did not
+    answer within the timeout (after the client's own retries). A query whose answer was
+    lost may be sent again: its idempotency key makes it charged once."""
+
+
 class InternalServerError(LomasClientError):
     """500: unexpected server error; quote the request id to the operator."""
 

@@ -11,7 +11,7 @@ from pydantic_core import to_jsonable_python
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from lomas_client.errors import BY_STATUS, BY_TYPE, LomasClientError
+from lomas_client.errors import BY_STATUS, BY_TYPE, LomasClientError, ServerUnreachableError
 from lomas_client.jobs import DEFAULT_JOB_TIMEOUT, POLL_SECONDS, Job
 from lomas_contract import models as m
 from lomas_contract.routes import ENGINES, Route
@@ -20,17 +20,25 @@ DEFAULT_TIMEOUT = (5.0, 120.0)
 """(connect, read) seconds; a query on a large table can take a while."""
 
 
+class _Retry(Retry):
+    """A 503 is retried only with a Retry-After (Lomas sends one when its store is away
+    for a moment, none for a dataset whose source is broken, which a retry would not
+    mend); a 413 never."""
+
+    RETRY_AFTER_STATUS_CODES = frozenset({429, 503})
+
+
 def default_session(retries: int = 3) -> requests.Session:
-    """A session retrying connection failures, 429 (after its Retry-After) and
-    502/503/504, POST included; never a 413.
+    """A session retrying connection failures, 429, 502 and 504, and a 503 that says
+    when (Retry-After, which it waits), POST included; never a 413.
 
     Retrying a query POST is safe: it carries the same Idempotency-Key, so the
     server charges it at most once.
     """
     session = requests.Session()
-    retry = Retry(
+    retry = _Retry(
         total=retries, connect=retries, read=retries, status=retries, backoff_factor=0.5,
-        status_forcelist=(429, 502, 503, 504), allowed_methods=None, raise_on_status=False,
+        status_forcelist=(429, 502, 504), allowed_methods=None, raise_on_status=False,
         respect_retry_after_header=True,
     )
     adapter = HTTPAdapter(max_retries=retry)
@@ -107,11 +115,21 @@ class Transport:
     def send(self, method: str, path: str, *, json: Any = None, data: bytes | None = None,
              headers: dict[str, str] | None = None,
              params: dict[str, str] | None = None) -> requests.Response:
-        """The answer, once it is not an error. Raises the LomasClientError of an error."""
-        response = self.session.request(
-            method, self.url + path, json=json, data=data, headers=headers, params=params,
-            timeout=self.timeout,
-        )
+        """The answer, once it is not an error. Raises the LomasClientError of an error,
+        ServerUnreachableError when no answer came."""
+        try:
+            response = self.session.request(
+                method, self.url + path, json=json, data=data, headers=headers,
+                params=params, timeout=self.timeout,
+            )
+        except requests.ReadTimeout:
+            raise ServerUnreachableError(
+                f"The Lomas server at {self.url} did not answer within {self.timeout[1]:g} "
+                "s; try again (a query is charged once), or pass a longer timeout=.") from None
+        except requests.ConnectionError:
+            raise ServerUnreachableError(
+                f"Cannot reach the Lomas server at {self.url}: is it running, and are the "
+                "host and port right?") from None
         raise_for_error(response)
         return response
 

@@ -75,7 +75,8 @@ def test_the_client_retries_a_lost_answer_with_the_same_key(mongo_world: World) 
             seen.append(environ.get("HTTP_IDEMPOTENCY_KEY", ""))
             body = b"".join(app(environ, lambda *a: None))  # the query runs and is charged
             if len(seen) == 1:
-                start_response("503 Service Unavailable", [("Content-Type", "application/json")])
+                start_response("503 Service Unavailable", [("Content-Type", "application/json"),
+                                                           ("Retry-After", "0")])
                 return [json.dumps({"type": "StoreUnavailable", "message": "lost"}).encode()]
             start_response("200 OK", [("Content-Type", "application/json")])
             return [body]

@@ -86,6 +86,18 @@ def begin_step(ctx: Context, user: User, dataset: Dataset, engine: str,
     return Begin(now, record, ratelimit.window(ctx, user), job)
 
 
+def exhausted(ctx: Context, user: User, dataset: Dataset, cost: PrivacyCost) -> BudgetExhausted:
+    """The refusal of a cost over the remaining budget, saying what remains (read after
+    the refusal: nothing was spent)."""
+    grant = ctx.store.get_grant(user.name, dataset.name)
+    left = (f" (epsilon={grant.remaining.epsilon:.4g}, delta={grant.remaining.delta:.4g})"
+            if grant is not None else "")
+    return BudgetExhausted(
+        f"The remaining budget on {dataset.name!r}{left} does not cover this query's cost "
+        f"(epsilon={cost.epsilon:.4g}, delta={cost.delta:.4g}); nothing was spent. A "
+        "smaller epsilon or delta costs less, or ask an administrator to top up the grant.")
+
+
 def settle(ctx: Context, user: User, dataset: Dataset, step: Begin,
            begun: Begun) -> Claim | dict[str, Any]:
     """What a begun step means for its query: a claim to run, or a key's recorded outcome
@@ -106,9 +118,7 @@ def settle(ctx: Context, user: User, dataset: Dataset, step: Begin,
         case Outcome.NO_GRANT:
             raise no_access(dataset.name)
         case Outcome.EXHAUSTED:
-            raise BudgetExhausted(
-                f"The remaining budget on {dataset.name!r} does not cover "
-                f"epsilon={cost.epsilon:g}, delta={cost.delta:g}.")
+            raise exhausted(ctx, user, dataset, cost)
     return Claim(user, dataset, record.engine, cost, record.idempotency_key, record.owner,
                  begun.charged_now)
 

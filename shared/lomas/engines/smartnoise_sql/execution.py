@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 from typing import Any
 
 import pandas as pd
@@ -128,6 +129,9 @@ def _short(exc: BaseException) -> str:
     return first_line(exc, 300)
 
 
+GROUP_BY = re.compile(r"\bGROUP\s+BY\b", re.IGNORECASE)
+
+
 def estimate_cost(
     dataset_name: str, metadata: DatasetMetadata, request: SmartnoiseSqlCostRequest
 ) -> PrivacyCost:
@@ -138,9 +142,14 @@ def estimate_cost(
     refuse_backslashes(request.query_str)
     if metadata.censor_dims and request.delta == 0:
         # snsql accepts this when costing and refuses it only when executing.
+        if GROUP_BY.search(request.query_str):
+            raise InvalidQuery(
+                "This dataset censors rare GROUP BY keys (censor_dims, SmartNoise's "
+                "default), which costs some delta: pass delta above 0, e.g. 1e-5.")
         raise InvalidQuery(
-            "This dataset censors GROUP BY keys (censor_dims, SmartNoise's default): delta "
-            "must be above 0, e.g. 1e-5.")
+            "This dataset censors rare groups (censor_dims, SmartNoise's default), and "
+            "SmartNoise treats a query without GROUP BY as one group, whose threshold costs "
+            "some delta: pass delta above 0, e.g. 1e-5.")
     mechanisms = tuple(sorted(request.mechanisms.items()))
     epsilon, delta = _cost(dataset_name, metadata.model_dump_json(), request.query_str,
                            request.epsilon, request.delta, mechanisms)
