@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any, cast
 
 import pandas as pd
@@ -25,6 +26,14 @@ NAMESPACES: dict[str, type[EngineClient]] = {
     "diffprivlib": DiffPrivLibClient,
 }
 """Engines with a namespace of their own; any other engine gets the generic one."""
+
+
+def query_text(request: dict[str, Any]) -> str:
+    """A SQL query's text; any other request's fields (its dataset aside) as JSON."""
+    if isinstance(request.get("query_str"), str):
+        return str(request["query_str"])
+    rest = {k: v for k, v in request.items() if k != "dataset_name"}
+    return json.dumps(rest, sort_keys=True, default=str)
 
 
 def frame_from_tight(tight: dict[str, Any], dtypes: dict[str, str] | None = None) -> pd.DataFrame:
@@ -112,7 +121,26 @@ class Client:
         """A job submitted earlier (by its uid), to read its status or wait for its result."""
         return self._http.job(uid)
 
-    def get_previous_queries(self) -> list[dict[str, Any]]:
-        """Your finished queries on this dataset, oldest first."""
+    def get_previous_query_records(self) -> list[dict[str, Any]]:
+        """Your finished queries on this dataset, oldest first, as the server records
+        them: the whole request, the response or the error, the idempotency key."""
         raw = m.PreviousQueriesResponse.model_validate(self._post(r.PREVIOUS_QUERIES))
         return [q.model_dump() for q in raw.previous_queries]
+
+    def get_previous_queries(self) -> pd.DataFrame:
+        """Your finished queries on this dataset, oldest first, a row each: time, engine,
+        query (a SQL text, or the request's other fields as JSON), epsilon and delta
+        charged, outcome, and the running totals spent_epsilon and spent_delta.
+        `get_previous_query_records()` gives the whole records."""
+        records = self.get_previous_query_records()
+        frame = pd.DataFrame({
+            "time": pd.to_datetime([q["timestamp"] for q in records], utc=True),
+            "engine": [q["engine"] for q in records],
+            "query": [query_text(q["request"]) for q in records],
+            "epsilon": [float(q["epsilon"]) for q in records],
+            "delta": [float(q["delta"]) for q in records],
+            "outcome": [q["status"] for q in records],
+        })
+        frame["spent_epsilon"] = frame["epsilon"].cumsum()
+        frame["spent_delta"] = frame["delta"].cumsum()
+        return frame

@@ -39,6 +39,29 @@ def test_the_readme_flow(client: Client) -> None:
     assert len(client.get_previous_queries()) == 1
 
 
+def test_previous_queries_are_a_frame_with_running_totals(client: Client) -> None:
+    count = "SELECT COUNT(*) AS n FROM income"
+    first = client.smartnoise_sql.cost(count, epsilon=1.0, delta=1e-5)
+    client.smartnoise_sql.query(count, epsilon=1.0, delta=1e-5)
+    second = client.smartnoise_sql.cost(count, epsilon=0.5, delta=1e-5)
+    client.smartnoise_sql.query(count, epsilon=0.5, delta=1e-5)
+    history = client.get_previous_queries()
+    assert list(history.columns) == ["time", "engine", "query", "epsilon", "delta", "outcome",
+                                     "spent_epsilon", "spent_delta"]
+    assert list(history["query"]) == [count, count]
+    assert list(history["engine"]) == ["smartnoise_sql"] * 2
+    assert list(history["outcome"]) == ["done"] * 2
+    assert list(history["epsilon"]) == [first.epsilon, second.epsilon]
+    assert list(history["spent_epsilon"]) == pytest.approx(
+        [first.epsilon, first.epsilon + second.epsilon])
+    assert history["spent_delta"].iloc[-1] == pytest.approx(first.delta + second.delta)
+    assert history["time"].is_monotonic_increasing and str(history["time"].dt.tz) == "UTC"
+    assert history["spent_epsilon"].iloc[-1] == pytest.approx(
+        client.get_total_spent_budget()["total_spent_epsilon"])
+    [record, _] = client.get_previous_query_records()
+    assert record["request"]["query_str"] == count and record["idempotency_key"]
+
+
 def test_metadata_and_dummy(client: Client) -> None:
     metadata = client.get_dataset_metadata()
     assert metadata["columns"]["age"] == {"type": "int", "nullable": False, "lower": 18,

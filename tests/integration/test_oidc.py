@@ -157,7 +157,7 @@ def test_the_client_with_client_credentials_end_to_end(server: LiveServer,
     assert client.get_remaining_budget()["remaining_epsilon"] == 10.0
     frame = client.smartnoise_sql.query(SQL, epsilon=1.0, delta=1e-5)
     assert list(frame.columns) == ["n"]
-    assert client.get_previous_queries()[0]["user_name"] == "alice"
+    assert client.get_previous_query_records()[0]["user_name"] == "alice"
     assert provider.hits["/realms/nso/token"] == 1  # one token for all of it
 
     stranger = OidcLogin.client_credentials(provider.issuer, "stranger-batch", "s3cret")
