@@ -9,7 +9,7 @@ import pandas as pd
 import requests
 
 from lomas_client.diffprivlib import DiffPrivLibClient
-from lomas_client.engines import EngineClient, SmartnoiseSqlClient
+from lomas_client.engines import EngineClient, SmartnoiseSqlClient, needed
 from lomas_client.http import DEFAULT_TIMEOUT, Transport, route_body
 from lomas_client.jobs import DEFAULT_JOB_TIMEOUT, Job
 from lomas_client.opendp import OpenDPClient
@@ -46,6 +46,7 @@ def frame_from_tight(tight: dict[str, Any], dtypes: dict[str, str] | None = None
 class Client:
     """Lomas for one dataset: `Client(url, token, dataset_name)`, or signed in with the
     office's identity provider: `Client(url, dataset_name=..., auth=OidcLogin.device(...))`.
+    Without a dataset_name, only get_datasets() answers.
     """
 
     def __init__(self, url: str, token: str | None = None, dataset_name: str = "",
@@ -56,8 +57,6 @@ class Client:
         """token: an API token, or auth: an `lomas_client.oidc.OidcLogin` (one of the two).
         progress=False: no progress line while a query waits. job_timeout: how long
         query() waits for a result (seconds; None: no limit)."""
-        if not dataset_name:
-            raise TypeError("dataset_name is required")
         self.dataset_name = dataset_name
         self._http = Transport(url, token, session, timeout, progress=progress,
                                job_timeout=job_timeout, auth=auth)
@@ -90,7 +89,8 @@ class Client:
         raise AttributeError(f"'Client' object has no attribute {name!r}")
 
     def _post(self, route: Route, **extra: Any) -> Any:
-        return self._http.call(route, route_body(route, dataset_name=self.dataset_name, **extra))
+        return self._http.call(route, route_body(route, dataset_name=needed(self.dataset_name),
+                                                 **extra))
 
     def _metadata(self) -> m.DatasetMetadata:
         return m.DatasetMetadata.model_validate(self._post(r.DATASET_METADATA))
@@ -104,6 +104,13 @@ class Client:
         raw = self._post(r.DUMMY_DATASET, dummy_nb_rows=nb_rows, dummy_seed=seed)
         response = m.DummyDatasetResponse.model_validate(raw)
         return frame_from_tight(response.dummy_df, response.dtypes)
+
+    def get_datasets(self) -> pd.DataFrame:
+        """The datasets you may query, a row each by name: dataset_name, and your initial,
+        spent and remaining epsilon and delta on it."""
+        answer = m.GrantedDatasetsResponse.model_validate(self._http.call(r.DATASETS))
+        columns = list(m.DatasetGrant.model_fields)
+        return pd.DataFrame([d.model_dump() for d in answer.datasets], columns=columns)
 
     def get_initial_budget(self) -> dict[str, float]:
         return m.InitialBudgetResponse.model_validate(

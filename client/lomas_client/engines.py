@@ -16,6 +16,14 @@ from lomas_contract.engines import ENGINES
 from lomas_contract.routes import ENGINES as ROUTES
 
 
+def needed(dataset_name: str) -> str:
+    """The Client's dataset, for a call on one. Raises TypeError without one."""
+    if not dataset_name:
+        raise TypeError("this Client has no dataset: make one with Client(url, token, "
+                        "dataset_name=...); get_datasets() lists those you may query")
+    return dataset_name
+
+
 class EngineClient:
     """An engine's queries on one dataset."""
 
@@ -28,13 +36,13 @@ class EngineClient:
 
     def _cost(self, fields: dict[str, Any]) -> m.CostResponse:
         route = ROUTES[self._engine].cost
-        body = route_body(route, dataset_name=self._dataset, **fields)
+        body = route_body(route, dataset_name=needed(self._dataset), **fields)
         return m.CostResponse.model_validate(self._http.call(route, body))
 
     def _run(self, fields: dict[str, Any], dummy: bool, nb_rows: int, seed: int,
              wait: bool) -> Any:
-        return self._http.run(self._engine, {"dataset_name": self._dataset, **fields}, dummy,
-                              nb_rows, seed, wait=wait)
+        return self._http.run(self._engine, {"dataset_name": needed(self._dataset), **fields},
+                              dummy, nb_rows, seed, wait=wait)
 
     def cost(self, **fields: Any) -> m.CostResponse:
         """What the query would be charged (nothing is spent)."""

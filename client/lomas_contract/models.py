@@ -72,6 +72,24 @@ class DummyDatasetResponse(Model):
     dummy_df: dict[str, Any]
 
 
+class DatasetGrant(Model):
+    """A dataset the caller may query, and the caller's budget on it."""
+
+    dataset_name: str
+    initial_epsilon: float
+    initial_delta: float
+    spent_epsilon: float
+    spent_delta: float
+    remaining_epsilon: float
+    remaining_delta: float
+
+
+class GrantedDatasetsResponse(Model):
+    """GET /get_datasets: the caller's datasets, by name."""
+
+    datasets: list[DatasetGrant]
+
+
 class PreviousQuery(Model):
     user_name: str
     dataset_name: str

@@ -66,6 +66,10 @@ REMAINING_BUDGET = _researcher("get_remaining_budget", m.DatasetRequest,
 PREVIOUS_QUERIES = _researcher("get_previous_queries", m.DatasetRequest,
                                m.PreviousQueriesResponse, "Your finished queries on the dataset.")
 
+DATASETS = Route("get_datasets", "GET", "/get_datasets",
+                 "The datasets you may query, each with your budget on it, by name.",
+                 answer=m.GrantedDatasetsResponse)
+
 QUERY_ERRORS = (429,)
 
 JOB_STATUS = Route("get_job_status", "GET", "/status/{uid}",
@@ -158,7 +162,7 @@ OPENAPI = Route("openapi", "GET", "/openapi.json", "This API's OpenAPI 3.1 docum
 
 QUERY_APP: tuple[Route, ...] = (
     HEALTH, OPENAPI, DATASET_METADATA, DUMMY_DATASET, INITIAL_BUDGET, SPENT_BUDGET,
-    REMAINING_BUDGET, PREVIOUS_QUERIES, JOB_STATUS,
+    REMAINING_BUDGET, PREVIOUS_QUERIES, DATASETS, JOB_STATUS,
     *(r for e in ENGINES.values() for r in (e.cost, e.query, e.dummy)),
 )
 ADMIN_APP: tuple[Route, ...] = (

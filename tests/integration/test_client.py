@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pandas as pd
 import pytest
 
 from functions.container.serve import create_wsgi
+from lomas.domain import PrivacyCost
 from lomas_client import (
     BudgetExhaustedError,
     Client,
@@ -87,3 +90,29 @@ def test_errors_become_exceptions(client: Client, world: World) -> None:
     with pytest.raises(UnauthenticatedError) as info:
         anonymous.get_remaining_budget()
     assert info.value.status == 401
+
+
+def test_get_datasets_lists_the_active_datasets_granted_with_their_budget(
+        world: World) -> None:
+    session = session_for(create_wsgi(world.ctx))
+    store = world.store
+    for name in ("census", "retired", "not_granted"):
+        store.create_dataset(replace(store.get_dataset("income"), name=name))
+    store.put_grant("alice", "census", PrivacyCost(2.0, 1e-5))
+    store.put_grant("alice", "retired", PrivacyCost(2.0, 1e-5))
+    assert store.delete_dataset("retired")
+    lister = Client(URL, world.token, session=session)  # no dataset needed to list them
+    Client(URL, world.token, "income", session=session).smartnoise_sql.query(
+        "SELECT COUNT(*) AS n FROM income", epsilon=1.0, delta=1e-5)
+    datasets = lister.get_datasets()
+    assert list(datasets["dataset_name"]) == ["census", "income"]
+    census, income = datasets.to_dict("records")
+    assert census == {"dataset_name": "census", "initial_epsilon": 2.0, "initial_delta": 1e-5,
+                      "spent_epsilon": 0.0, "spent_delta": 0.0, "remaining_epsilon": 2.0,
+                      "remaining_delta": 1e-5}
+    assert income["spent_epsilon"] == 1.0
+    assert income["remaining_epsilon"] == pytest.approx(9.0)
+    with pytest.raises(TypeError, match="no dataset"):
+        lister.get_remaining_budget()
+    with pytest.raises(TypeError, match="no dataset"):
+        lister.smartnoise_sql.query("SELECT COUNT(*) AS n FROM income", 1.0, 1e-5)

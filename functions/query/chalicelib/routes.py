@@ -57,6 +57,11 @@ def get_previous_queries(call: Call, req: m.DatasetRequest) -> m.PreviousQueries
     return researcher.previous_queries(call.ctx, call.user, req)
 
 
+@expose(bp, deps, r.DATASETS)
+def get_datasets(call: Call) -> m.GrantedDatasetsResponse:
+    return researcher.datasets(call.ctx, call.user)
+
+
 def _engine_routes(engine: Engine) -> None:
     """/estimate_<engine>_cost, /<engine>_query and /dummy_<engine>_query."""
     routes = r.ENGINES[engine.spec.name]

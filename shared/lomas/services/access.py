@@ -120,10 +120,15 @@ def no_access(dataset_name: str) -> UnauthorizedAccess:
     return UnauthorizedAccess(f"You have no access to dataset {dataset_name!r}.")
 
 
-def dataset_for(store: StateStore, user: User, dataset_name: str) -> tuple[Dataset, Grant]:
-    """The dataset and the caller's grant on it. Raises UnauthorizedAccess."""
+def may_query(user: User) -> None:
+    """Raises UnauthorizedAccess for an account that may not query."""
     if not user.may_query:
         raise UnauthorizedAccess("Your account may not query; ask an administrator.")
+
+
+def dataset_for(store: StateStore, user: User, dataset_name: str) -> tuple[Dataset, Grant]:
+    """The dataset and the caller's grant on it. Raises UnauthorizedAccess."""
+    may_query(user)
     found = store.access(user.name, dataset_name)
     if found is None:
         raise no_access(dataset_name)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from lomas.domain import ArchiveRecord, User
 from lomas.errors import InvalidQuery
-from lomas.services.access import dataset_for
+from lomas.services.access import dataset_for, may_query
 from lomas.services.context import Context
 from lomas_contract import models as m
 
@@ -55,6 +55,20 @@ def remaining_budget(ctx: Context, user: User, req: m.DatasetRequest) -> m.Remai
     return m.RemainingBudgetResponse(
         remaining_epsilon=grant.remaining.epsilon, remaining_delta=grant.remaining.delta
     )
+
+
+def datasets(ctx: Context, user: User) -> m.GrantedDatasetsResponse:
+    """The active datasets the caller has a grant on, by name. Raises UnauthorizedAccess
+    for an account that may not query."""
+    may_query(user)
+    active = set(ctx.store.list_datasets())
+    grants = sorted((g for g in ctx.store.list_grants(user=user.name) if g.dataset in active),
+                    key=lambda g: g.dataset)
+    return m.GrantedDatasetsResponse(datasets=[m.DatasetGrant(
+        dataset_name=g.dataset, initial_epsilon=g.initial.epsilon,
+        initial_delta=g.initial.delta, spent_epsilon=g.spent.epsilon,
+        spent_delta=g.spent.delta, remaining_epsilon=g.remaining.epsilon,
+        remaining_delta=g.remaining.delta) for g in grants])
 
 
 def previous_query(record: ArchiveRecord) -> m.PreviousQuery:
