@@ -36,6 +36,7 @@ class Route:
     parse_json: bool = True  # False: the view reads the raw body (YAML import)
     errors: tuple[int, ...] = ()  # besides those every authenticated route has
     jobs: bool = False  # Prefer: respond-async makes it a job (202 JobSubmitted)
+    produces: str = JSON  # the answer's media type (text/html: a page for a browser)
 
     @property
     def path_params(self) -> list[str]:
@@ -159,9 +160,14 @@ IMPORT = _admin("import_document", "POST", "/admin/import",
 
 OPENAPI = Route("openapi", "GET", "/openapi.json", "This API's OpenAPI 3.1 document.",
                 access="public")
+LANDING = Route("landing", "GET", "/", "A page for a browser: what this server is, and "
+                "where its API is described.", access="public", produces="text/html")
+API_REFERENCE = Route("api_reference", "GET", "/api", "The API reference as a page: every "
+                      "route, its body, its answers.", access="public", produces="text/html")
 
 QUERY_APP: tuple[Route, ...] = (
-    HEALTH, OPENAPI, DATASET_METADATA, DUMMY_DATASET, INITIAL_BUDGET, SPENT_BUDGET,
+    HEALTH, OPENAPI, LANDING, API_REFERENCE, DATASET_METADATA, DUMMY_DATASET, INITIAL_BUDGET,
+    SPENT_BUDGET,
     REMAINING_BUDGET, PREVIOUS_QUERIES, DATASETS, JOB_STATUS,
     *(r for e in ENGINES.values() for r in (e.cost, e.query, e.dummy)),
 )

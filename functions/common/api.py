@@ -123,14 +123,34 @@ def endpoint(
     return decorate
 
 
+@dataclass(frozen=True)
+class Page:
+    """An HTML answer of our own making: no script, no resource from elsewhere."""
+
+    html: str
+
+
+PAGE_HEADERS = {
+    "Content-Type": "text/html; charset=utf-8",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+                               "base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+
 def public(fn: Callable[[], Any]) -> Callable[[], Response]:
-    """A view with no authentication (health)."""
+    """A view with no authentication (health, the API's document and pages)."""
 
     @functools.wraps(fn)
     def view() -> Response:
         request_id = request_ids.request_id()
         try:
-            return json_response(serialise(fn()), 200, request_id)
+            result = fn()
+            if isinstance(result, Page):
+                return Response(body=result.html, status_code=200,
+                                headers={**PAGE_HEADERS, "X-Request-Id": request_id})
+            return json_response(serialise(result), 200, request_id)
         except LomasError as exc:
             return error_response(exc, request_id)
         except Exception:  # noqa: BLE001

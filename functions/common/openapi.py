@@ -88,8 +88,12 @@ def _operation(route: r.Route, refs: dict[tuple[type[BaseModel], str], Any]) -> 
         op["security"] = []
     answer: dict[str, Any] = {"description": "OK"}
     if route.status != 204:
-        schema = refs[(route.answer, "serialization")] if route.answer else {"type": "object"}
-        answer["content"] = {"application/json": {"schema": schema}}
+        if route.produces != r.JSON:
+            answer["content"] = {route.produces: {"schema": {"type": "string"}}}
+        else:
+            schema = (refs[(route.answer, "serialization")] if route.answer
+                      else {"type": "object"})
+            answer["content"] = {"application/json": {"schema": schema}}
     responses = {str(route.status): answer}
     if route.jobs:
         responses["202"] = {

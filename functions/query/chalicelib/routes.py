@@ -5,7 +5,8 @@ from typing import Any
 from chalice import Blueprint
 
 from chalicelib.wiring import deps
-from functions.common.api import Call, expose
+from functions.common import pages
+from functions.common.api import Call, Page, expose
 from functions.common.jobs import accepted, job_response, outcome, preferences, seconds
 from functions.common.openapi import openapi_document
 from lomas.engines import ENGINES, Engine
@@ -25,6 +26,16 @@ def health() -> m.HealthResponse:
 @expose(bp, deps, r.OPENAPI)
 def openapi() -> dict[str, Any]:
     return openapi_document()
+
+
+@expose(bp, deps, r.LANDING)
+def landing() -> Page:
+    return pages.landing()
+
+
+@expose(bp, deps, r.API_REFERENCE)
+def api_reference() -> Page:
+    return pages.api_reference()
 
 
 @expose(bp, deps, r.DATASET_METADATA)
