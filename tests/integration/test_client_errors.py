@@ -101,3 +101,12 @@ def test_a_delta_of_0_is_refused_in_words_that_fit_the_query(
         client: Client, sql: str, says: str) -> None:
     with pytest.raises(InvalidQueryError, match=says):
         client.smartnoise_sql.cost(sql, epsilon=1.0, delta=0.0)
+
+
+def test_too_many_dummy_rows_names_the_clients_argument(client: Client, world: World) -> None:
+    limit = world.ctx.settings.max_dummy_rows
+    with pytest.raises(InvalidQueryError, match=rf"At most {limit} dummy rows .* nb_rows="):
+        client.get_dummy_dataset(nb_rows=limit + 1)
+    with pytest.raises(InvalidQueryError, match="nb_rows="):
+        client.smartnoise_sql.query("SELECT COUNT(*) AS n FROM df", 1.0, 1e-5, dummy=True,
+                                    nb_rows=limit + 1)

@@ -17,7 +17,10 @@ def metadata(ctx: Context, user: User, req: m.DatasetRequest) -> m.DatasetMetada
 
 def check_dummy_rows(ctx: Context, rows: int) -> None:
     if rows > ctx.settings.max_dummy_rows:
-        raise InvalidQuery(f"dummy_nb_rows must be at most {ctx.settings.max_dummy_rows}.")
+        raise InvalidQuery(
+            f"At most {ctx.settings.max_dummy_rows} dummy rows (asked: {rows}): pass a "
+            "smaller nb_rows= to the client (dummy_nb_rows in a request body); the "
+            "server's limit is LOMAS_MAX_DUMMY_ROWS.")
 
 
 def dummy_dataset(ctx: Context, user: User, req: m.DummyDatasetRequest) -> m.DummyDatasetResponse:
