@@ -154,6 +154,24 @@ def access(source: str, fmt: str | None, endpoint_url: str | None, region: str |
 Opt = Annotated[str | None, typer.Option()]
 
 
+def read_metadata(path: Path) -> Any:
+    """A local metadata file's document; a file that cannot be read or parsed fails in
+    one line."""
+    from lomas import yaml12
+
+    try:
+        return yaml12.load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        fail(f"no metadata file {str(path)!r}: give the path of a YAML or JSON file")
+    except (OSError, UnicodeDecodeError) as exc:
+        fail(f"cannot read the metadata file {str(path)!r}: {exc}")
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        fail(f"the metadata file {str(path)!r} is not valid YAML{where}: "
+             f"{getattr(exc, 'problem', None) or exc}")
+
+
 @datasets.command("add")
 def datasets_add(
     name: str,
@@ -180,7 +198,7 @@ def datasets_add(
     where = (endpoint_url, region, credentials_name, headers_name)
     body = route_body(
         r.CREATE_DATASET, dataset_name=name, dataset_access=access(source, format, *where),
-        metadata=yaml.safe_load(metadata.read_text()) if metadata is not None else None,
+        metadata=read_metadata(metadata) if metadata is not None else None,
         metadata_access=access(metadata_source, None, *where) if metadata_source else None)
     show(call(r.CREATE_DATASET, body))
 

@@ -121,3 +121,35 @@ def test_bootstrap_writes_the_first_admin(embedded_uri: str, monkeypatch) -> Non
     assert first.exit_code == 0 and "lomas_" in first.output
     again = CliRunner().invoke(cli, ["bootstrap", "--name", "root"])
     assert again.exit_code == 1 and "Conflict" in again.output
+
+
+@pytest.mark.parametrize(("text", "says"), [
+    (None, "no metadata file"),
+    ("columns: [unclosed\n", "is not valid YAML at line 2"),
+])
+def test_a_metadata_file_that_cannot_be_read_is_one_line(
+        live_server: LiveServer, tmp_path: Path, text: str | None, says: str) -> None:
+    path = tmp_path / "meta.yaml"
+    if text is not None:
+        path.write_text(text)
+    done = run(live_server, "datasets", "add", "census", "--source", "census.csv",
+               "--metadata", str(path))
+    assert done.exit_code == 1
+    [line] = done.output.strip().splitlines()
+    assert line.startswith("error ") and says in line
+    assert live_server.world.store.get_dataset("census") is None
+
+
+def test_yes_and_no_stay_strings_in_a_metadata_file(live_server: LiveServer,
+                                                    tmp_path: Path) -> None:
+    path = tmp_path / "meta.yaml"
+    path.write_text("max_ids: 1\nrow_privacy: true\ncolumns:\n  answer:\n    type: string\n"
+                    "    categories: [yes, no]\n")
+    done = run(live_server, "datasets", "add", "survey", "--source", "survey.csv",
+               "--metadata", str(path))
+    assert done.exit_code == 0, done.output
+    dataset = live_server.world.store.get_dataset("survey")
+    assert dataset is not None
+    column = dataset.metadata.columns["answer"]
+    assert column.categories == ["yes", "no"]
+    assert dataset.metadata.row_privacy is True  # 1.2's true is still a boolean

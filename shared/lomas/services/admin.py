@@ -5,6 +5,7 @@ from __future__ import annotations
 import yaml
 from pydantic import ValidationError
 
+from lomas import yaml12
 from lomas.domain import Dataset, Grant, PrivacyCost, User
 from lomas.errors import Conflict, InvalidQuery, NotFound
 from lomas.ports import StateStore
@@ -222,7 +223,7 @@ def archives(ctx: Context, user: str | None, dataset: str | None) -> m.ArchivesR
 def parse_import(text: str) -> m.ImportDocument:
     """Parse the bulk YAML document. Raises InvalidQuery."""
     try:
-        return m.ImportDocument.model_validate(yaml.safe_load(text) or {})
+        return m.ImportDocument.model_validate(yaml12.load(text) or {})
     except yaml.YAMLError as exc:
         raise InvalidQuery("The import document is not valid YAML.") from exc
     except ValidationError as exc:

@@ -28,7 +28,7 @@ def read_metadata(data: bytes, fmt: str) -> DatasetMetadata:
     if fmt == "json":
         raw = json.loads(data)
     else:
-        import yaml  # only for YAML metadata (12 ms of imports)
+        from lomas import yaml12  # only for YAML metadata (12 ms of imports)
 
-        raw = yaml.safe_load(data)
+        raw = yaml12.load(data)
     return DatasetMetadata.model_validate(raw)
