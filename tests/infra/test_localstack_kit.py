@@ -36,12 +36,13 @@ def kit_server(tmp_path: Path, moto_server: str,
     yield from serve(world)
 
 
-def run_kit(server: LiveServer, moto_server: str, state: Path) -> str:
+def run_kit(server: LiveServer, moto_server: str, cwd: Path) -> str:
+    """run_all.py as the guide runs it: from the checkout, LOMAS_KIT_STATE=.lomas/kit."""
     env = {**os.environ, "AWS_ENDPOINT_URL": moto_server, "AWS_DEFAULT_REGION": "us-east-1",
            "LOMAS_ADMIN_URL": server.url, "LOMAS_ADMIN_TOKEN": server.world.admin_token,
            "LOMAS_KIT_BUCKET": "lomas-kit", "LOMAS_AWS_SECRETS_PREFIX": PREFIX,
-           "LOMAS_KIT_STATE": str(state), "LOMAS_KIT_ROWS": "2000"}
-    run = subprocess.run([sys.executable, str(INIT / "run_all.py")], env=env,
+           "LOMAS_KIT_STATE": ".lomas/kit", "LOMAS_KIT_ROWS": "2000"}
+    run = subprocess.run([sys.executable, str(INIT / "run_all.py")], env=env, cwd=cwd,
                          capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stdout + run.stderr
     return run.stdout
@@ -49,11 +50,11 @@ def run_kit(server: LiveServer, moto_server: str, state: Path) -> str:
 
 def test_init_scripts_twice_then_a_researcher_queries(kit_server: LiveServer, moto_server: str,
                                                       tmp_path: Path) -> None:
-    state = tmp_path / "state"
-    first = run_kit(kit_server, moto_server, state)
+    state = tmp_path / ".lomas" / "kit"  # where the guide reads the token: relative to
+    first = run_kit(kit_server, moto_server, tmp_path)  # where run_all.py was started
     assert "dataset income_s3: registered" in first and "user kit_researcher: created" in first
     token = (state / "researcher_token").read_text().strip()
-    second = run_kit(kit_server, moto_server, state)
+    second = run_kit(kit_server, moto_server, tmp_path)
     for line in ("bucket lomas-kit: exists", "income/income_synth.parquet: unchanged",
                  f"secret {PREFIX}kit-s3: unchanged", "dataset income_s3: registered already",
                  "user kit_researcher: exists", "grant kit_researcher on income_s3: exists"):
