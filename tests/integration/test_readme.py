@@ -82,3 +82,23 @@ def test_synth_and_model_examples_run_and_show_in_the_history(mongo_world: World
     assert grant is not None  # MWEM 0.5, the pipeline 1.5, its score 0.2: nothing else
     assert grant.spent.epsilon == pytest.approx(2.2) and grant.spent.delta == 0.0
     assert {"smartnoise_synth", "diffprivlib"} <= set(history["engine"])
+
+
+def test_the_readmes_cost_table_is_what_smartnoise_charges() -> None:
+    """Each row of the table under <!-- costs -->, priced by the function Lomas charges
+    with, on the demo dataset's metadata, at the epsilon and delta the README says."""
+    import re
+
+    from lomas import demo
+    from lomas.engines.smartnoise_sql import execution
+    from lomas_contract.engines.smartnoise_sql import SmartnoiseSqlCostRequest
+
+    text = (ROOT / "README.md").read_text().split("<!-- costs -->", 1)[1]
+    rows = re.findall(r"^\| `(SELECT [^`]+)` \| ([\d.e-]+) \| ([\d.e-]+) \|", text, re.MULTILINE)
+    assert len(rows) == 5
+    metadata = demo.income_metadata(1000)
+    for sql, epsilon, delta in rows:
+        cost = execution.estimate_cost("income_synth", metadata, SmartnoiseSqlCostRequest(
+            dataset_name="income_synth", query_str=sql, epsilon=1.0, delta=1e-5))
+        assert cost.epsilon == pytest.approx(float(epsilon)), sql
+        assert cost.delta == pytest.approx(float(delta), rel=1e-3), sql
