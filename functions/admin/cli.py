@@ -108,11 +108,13 @@ def users_add(name: str, admin: bool = False, may_query: bool = True) -> None:
 
 @users.command("list")
 def users_list() -> None:
+    """Every user: whether an admin, whether they may query."""
     table(call(r.LIST_USERS)["users"], ["user_name", "is_admin", "may_query"])
 
 
 @users.command("show")
 def users_show(name: str) -> None:
+    """One user (never their token)."""
     show(call(r.GET_USER, user_name=name))
 
 
@@ -273,6 +275,7 @@ def grants_list(user: Annotated[str | None, typer.Option(help="Only this user's.
 
 @grants.command("show")
 def grants_show(user: str, dataset: str) -> None:
+    """One grant: its initial, spent and remaining epsilon and delta."""
     show(call(r.GET_GRANT, user_name=user, dataset_name=dataset))
 
 

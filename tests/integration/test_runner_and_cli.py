@@ -153,3 +153,19 @@ def test_yes_and_no_stay_strings_in_a_metadata_file(live_server: LiveServer,
     column = dataset.metadata.columns["answer"]
     assert column.categories == ["yes", "no"]
     assert dataset.metadata.row_privacy is True  # 1.2's true is still a boolean
+
+
+def test_every_command_of_lomas_admin_says_what_it_does() -> None:
+    import typer.main
+
+    def commands(group: typer.Typer, path: str) -> list[tuple[str, str | None]]:
+        found = [(f"{path} {c.name or c.callback.__name__}", c.help or (
+            c.callback.__doc__ if c.callback else None)) for c in group.registered_commands]
+        for sub in group.registered_groups:
+            assert sub.typer_instance is not None
+            found += commands(sub.typer_instance, f"{path} {sub.name}")
+        return found
+
+    everything = commands(cli, "lomas-admin")
+    assert len(everything) > 15
+    assert [name for name, text in everything if not (text or "").strip()] == []
