@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any, cast
 
 import pandas as pd
@@ -26,14 +25,6 @@ NAMESPACES: dict[str, type[EngineClient]] = {
     "diffprivlib": DiffPrivLibClient,
 }
 """Engines with a namespace of their own; any other engine gets the generic one."""
-
-
-def query_text(request: dict[str, Any]) -> str:
-    """A SQL query's text; any other request's fields (its dataset aside) as JSON."""
-    if isinstance(request.get("query_str"), str):
-        return str(request["query_str"])
-    rest = {k: v for k, v in request.items() if k != "dataset_name"}
-    return json.dumps(rest, sort_keys=True, default=str)
 
 
 def frame_from_tight(tight: dict[str, Any], dtypes: dict[str, str] | None = None) -> pd.DataFrame:
@@ -143,7 +134,7 @@ class Client:
         frame = pd.DataFrame({
             "time": pd.to_datetime([q["timestamp"] for q in records], utc=True),
             "engine": [q["engine"] for q in records],
-            "query": [query_text(q["request"]) for q in records],
+            "query": [m.query_text(q["request"]) for q in records],
             "epsilon": [float(q["epsilon"]) for q in records],
             "delta": [float(q["delta"]) for q in records],
             "outcome": [q["status"] for q in records],

@@ -7,6 +7,7 @@ Requests forbid unknown fields: a typo is an InvalidQuery, not a silent default.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -102,6 +103,15 @@ class PreviousQuery(Model):
     error: dict[str, str] | None = None
     idempotency_key: str
     timestamp: datetime
+
+
+def query_text(request: dict[str, Any]) -> str:
+    """A query as a person reads it: a SQL text, or the request's other fields (its
+    dataset aside) as JSON."""
+    if isinstance(request.get("query_str"), str):
+        return str(request["query_str"])
+    rest = {k: v for k, v in request.items() if k != "dataset_name"}
+    return json.dumps(rest, sort_keys=True, default=str)
 
 
 class PreviousQueriesResponse(Model):

@@ -12,12 +12,14 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 import yaml
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
 from lomas_client.errors import LomasClientError
 from lomas_client.http import Transport, route_body
 from lomas_contract import routes as r
+from lomas_contract.models import query_text
 from lomas_contract.routes import Route
 from lomas_contract.sources import ACCESS
 from lomas_contract.sources.local import LocalAccess
@@ -52,12 +54,16 @@ ClientSecret = Annotated[str, typer.Option(
     "--oidc-client-secret", envvar="LOMAS_ADMIN_OIDC_CLIENT_SECRET", show_default=False,
     help="A client secret (client credentials, for scripts); without it, the device flow "
          "prints a URL and a code to sign in with.")]
+Json = Annotated[bool, typer.Option("--json", help="Print JSON (every field), not tables.")]
 State: dict[str, Transport] = {}
+Output = {"json": False}
 
 
 @app.callback()
 def main_options(url: Url = "http://127.0.0.1:8000", token: Token = "", issuer: Issuer = "",
-                 client_id: ClientId = "lomas-admin", client_secret: ClientSecret = "") -> None:
+                 client_id: ClientId = "lomas-admin", client_secret: ClientSecret = "",
+                 json_out: Json = False) -> None:
+    Output["json"] = json_out
     if not issuer:
         State["http"] = Transport(url, token)
         return
@@ -84,10 +90,23 @@ def call(route: Route, body: dict[str, Any] | None = None, **kwargs: Any) -> Any
         fail(f"cannot reach the admin API: {exc}", 2)
 
 
-def table(rows: list[dict[str, Any]], columns: list[str]) -> None:
-    grid = Table(*columns)
+def cell(value: Any) -> str:
+    """A value as a table shows it: floats to 4 significant digits, times to the second."""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, str) and len(value) > 19 and value[10:11] == "T":
+        return value[:19].replace("T", " ")  # an ISO time
+    return "" if value is None else str(value)
+
+
+def table(rows: list[dict[str, Any]], columns: dict[str, str]) -> None:
+    """`columns`: field -> header, short enough for 80 columns; with --json, every field."""
+    if Output["json"]:
+        show(rows)
+        return
+    grid = Table(*columns.values(), box=box.SIMPLE_HEAD, pad_edge=False)
     for row in rows:
-        grid.add_row(*(str(row.get(c, "")) for c in columns))
+        grid.add_row(*(cell(row.get(c)) for c in columns))
     out.print(grid)
 
 
@@ -109,7 +128,8 @@ def users_add(name: str, admin: bool = False, may_query: bool = True) -> None:
 @users.command("list")
 def users_list() -> None:
     """Every user: whether an admin, whether they may query."""
-    table(call(r.LIST_USERS)["users"], ["user_name", "is_admin", "may_query"])
+    table(call(r.LIST_USERS)["users"],
+          {"user_name": "user", "is_admin": "admin", "may_query": "may query"})
 
 
 @users.command("show")
@@ -216,7 +236,7 @@ def datasets_check(name: str) -> None:
     for warning in report.get("warnings", []):
         out.print(f"[yellow]warning[/yellow] {warning}")
     if report["problems"]:
-        table(report["problems"], ["column", "problem", "rows"])
+        table(report["problems"], {"column": "column", "problem": "problem", "rows": "rows"})
         raise typer.Exit(1)
     out.print("no problems")
 
@@ -225,7 +245,7 @@ def datasets_check(name: str) -> None:
 def datasets_list() -> None:
     """The active datasets (retired ones show in `grants list` while they have grants)."""
     table([{"dataset_name": d} for d in call(r.LIST_DATASETS)["datasets"]],
-          ["dataset_name"])
+          {"dataset_name": "dataset"})
 
 
 @datasets.command("show")
@@ -266,9 +286,11 @@ def grants_list(user: Annotated[str | None, typer.Option(help="Only this user's.
     retired = sorted({row["dataset_name"] for row in rows if row.get("dataset_retired")})
     for row in rows:
         row["dataset_name"] += "*" if row.get("dataset_retired") else ""
-    table(rows, ["user_name", "dataset_name", "initial_epsilon", "total_spent_epsilon",
-                 "remaining_epsilon", "initial_delta", "total_spent_delta", "remaining_delta"])
-    if retired:
+    table(rows, {"user_name": "user", "dataset_name": "dataset", "initial_epsilon": "ε",
+                 "total_spent_epsilon": "ε spent", "remaining_epsilon": "ε left",
+                 "initial_delta": "δ", "total_spent_delta": "δ spent",
+                 "remaining_delta": "δ left"})
+    if retired and not Output["json"]:
         out.print(f"* retired: {', '.join(retired)} (the grants are kept; registering the "
                   "name again resumes them)", highlight=False, soft_wrap=True)
 
@@ -296,8 +318,11 @@ def archives(user: str | None = None, dataset: str | None = None) -> None:
     """Executed queries, optionally of one user and/or dataset."""
     params = {k: v for k, v in {"user_name": user, "dataset_name": dataset}.items() if v}
     rows = call(r.LIST_ARCHIVES, params=params)["archives"]
-    table(rows, ["timestamp", "user_name", "dataset_name", "engine", "epsilon", "delta",
-                 "status"])
+    for row in rows:
+        row["query"] = query_text(row.get("request") or {})
+    table(rows, {"timestamp": "time", "user_name": "user", "dataset_name": "dataset",
+                 "engine": "engine", "query": "query", "epsilon": "ε", "delta": "δ",
+                 "status": "outcome"})
 
 
 @app.command("import")

@@ -169,3 +169,35 @@ def test_every_command_of_lomas_admin_says_what_it_does() -> None:
     everything = commands(cli, "lomas-admin")
     assert len(everything) > 15
     assert [name for name, text in everything if not (text or "").strip()] == []
+
+
+def test_tables_fit_80_columns_round_floats_and_json_gives_every_field(
+        live_server: LiveServer) -> None:
+    import json
+
+    from lomas_client import Client
+
+    from functions.container.serve import create_wsgi
+    from tests.support.wsgi_transport import session_for
+
+    world = live_server.world
+    researcher = Client(live_server.url, world.token, "income",
+                        session=session_for(create_wsgi(world.ctx)))
+    sql = "SELECT COUNT(*) AS n FROM income"
+    researcher.smartnoise_sql.query(sql, epsilon=0.123456789, delta=1e-5)
+    wide = CliRunner(env={"COLUMNS": "80"})
+    for command in (["grants", "list"], ["archives"], ["users", "list"]):
+        shown = wide.invoke(cli, ["--url", live_server.url, "--token", world.admin_token,
+                                  *command])
+        assert shown.exit_code == 0, shown.output
+        assert max(len(line) for line in shown.output.splitlines()) <= 80, shown.output
+    grants = run(live_server, "grants", "list").output
+    assert "0.1235" in grants and "0.123456789" not in grants
+    roomy = CliRunner(env={"COLUMNS": "200"}).invoke(
+        cli, ["--url", live_server.url, "--token", world.admin_token, "archives"])
+    assert sql in roomy.output  # at 80 columns, its cell wraps
+    as_json = json.loads(run(live_server, "--json", "grants", "list").output)
+    [alice] = [g for g in as_json if g["user_name"] == "alice"]
+    assert alice["total_spent_epsilon"] == 0.123456789
+    [record] = json.loads(run(live_server, "--json", "archives").output)
+    assert record["request"]["query_str"] == sql and record["query"] == sql
