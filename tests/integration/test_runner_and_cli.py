@@ -175,9 +175,8 @@ def test_tables_fit_80_columns_round_floats_and_json_gives_every_field(
         live_server: LiveServer) -> None:
     import json
 
-    from lomas_client import Client
-
     from functions.container.serve import create_wsgi
+    from lomas_client import Client
     from tests.support.wsgi_transport import session_for
 
     world = live_server.world
