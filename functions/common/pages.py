@@ -23,6 +23,7 @@ def _page(title: str, body: str) -> Page:
                 f"<style>{STYLE}</style></head><body>{body}</body></html>")
 
 
+@functools.cache
 def landing() -> Page:
     return _page("Lomas", """<h1>Lomas</h1>
 <p>A server for differentially private analysis of data you never see: each answer

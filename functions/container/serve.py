@@ -108,8 +108,12 @@ def listen(settings: Settings, count: int = 1) -> list[socket.socket]:
     Several workers each get a socket of their own on the port (SO_REUSEPORT), among
     which the kernel spreads new connections: on one shared socket, the worker that
     accepted first took most of the researchers' kept-alive connections (all 8 of 8,
-    seen), and the other worker idled.
+    seen), and the other worker idled. Those sockets could join another program's
+    SO_REUSEPORT group (a second Lomas) on the port: a plain socket bound first, and
+    closed, makes sure nothing listens there.
     """
+    if count > 1:
+        listen(settings)[0].close()
     family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
     address = (settings.host, settings.port)
     sockets: list[socket.socket] = []
@@ -131,12 +135,6 @@ def listen(settings: Settings, count: int = 1) -> list[socket.socket]:
         raise SystemExit(f"Cannot listen on {settings.host}:{settings.port} ({exc.strerror}): "
                          "another program has the port; set LOMAS_PORT to a free one.") from None
     return sockets
-
-
-def port_is_free(settings: Settings) -> None:
-    """Raises SystemExit, in one line, when anything listens on the port, even a group
-    of SO_REUSEPORT sockets that `listen` could otherwise join (a second Lomas)."""
-    listen(settings)[0].close()
 
 
 def serve_socket(ctx: Context, sock: socket.socket) -> None:
@@ -207,15 +205,13 @@ def main(argv: list[str] | None = None) -> None:
     settings = Settings()
     configure_logging(settings.log_level)
     worker = args.worker_fd is not None
-    workers = 1 if worker else worker_count(settings)
     sockets: list[socket.socket] = []
     if worker:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor stops its workers
         threading.Thread(target=_end_with, args=(os.getppid(),), daemon=True).start()
         sockets = [socket.socket(fileno=args.worker_fd)]
     elif not args.check:
-        port_is_free(settings)
-        sockets = listen(settings, workers)
+        sockets = listen(settings, worker_count(settings))
     try:
         ctx, close = start(settings)
     except (MissingStore, LomasError) as exc:

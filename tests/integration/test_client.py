@@ -17,14 +17,10 @@ from lomas_client import (
     UnauthorizedAccessError,
 )
 from tests.conftest import World
+from tests.integration.conftest import IN_PROCESS
 from tests.support.wsgi_transport import session_for
 
-URL = "http://lomas.test"
-
-
-@pytest.fixture
-def client(world: World) -> Client:
-    return Client(URL, world.token, "income", session=session_for(create_wsgi(world.ctx)))
+URL = IN_PROCESS
 
 
 def test_the_readme_flow(client: Client) -> None:

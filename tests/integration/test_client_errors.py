@@ -10,7 +10,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from functions.container.serve import create_wsgi
 from lomas_client import (
     BudgetExhaustedError,
     Client,
@@ -21,7 +20,6 @@ from lomas_client import (
 from lomas_client.http import default_session
 from tests.conftest import World
 from tests.support.slow_data import free_port
-from tests.support.wsgi_transport import session_for
 
 
 def test_no_server_is_a_lomas_error_that_says_so() -> None:
@@ -77,12 +75,6 @@ def test_a_503_with_retry_after_is_retried(unavailable: tuple[str, type[Unavaila
         Client(url, "token", "income", session=default_session(retries=2)
                ).get_remaining_budget()
     assert len(handler.seen) == 3
-
-
-@pytest.fixture
-def client(world: World) -> Client:
-    return Client("http://lomas.test", world.token, "income",
-                  session=session_for(create_wsgi(world.ctx)))
 
 
 def test_a_refused_budget_says_what_is_left_and_what_the_query_costs(client: Client) -> None:

@@ -12,9 +12,10 @@ import requests
 from functions.container.serve import create_wsgi
 from lomas_contract import routes as r
 from tests.conftest import World
+from tests.integration.conftest import IN_PROCESS
 from tests.support.wsgi_transport import session_for
 
-URL = "http://lomas.test"
+URL = IN_PROCESS
 
 
 @pytest.fixture

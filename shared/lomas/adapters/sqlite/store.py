@@ -104,14 +104,14 @@ _CREATE_JOB = """INSERT INTO jobs VALUES (:uid, :user_name, :idempotency_key, :f
 
 @contextmanager
 def _translated() -> Iterator[None]:
-    """Turn SQLite's errors (locked, disk I/O, cannot open, not a database) into
-    StoreUnavailable; the cause goes to the log only. Integrity and programming errors are
-    bugs: they pass."""
+    """Turn SQLite's errors (locked, disk I/O, cannot open, not a database) and the file
+    system's (the writer lock's file, the WAL's sync) into StoreUnavailable; the cause goes
+    to the log only. Integrity and programming errors are bugs: they pass."""
     try:
         yield
     except (sqlite3.IntegrityError, sqlite3.ProgrammingError):
         raise
-    except sqlite3.DatabaseError as exc:
+    except (sqlite3.DatabaseError, OSError) as exc:
         log.error("state store error: %s", exc)
         raise StoreUnavailable("The state store is unavailable.") from exc
 
@@ -185,6 +185,9 @@ def _job(row: sqlite3.Row) -> Job:
                started=bool(row["started"]), created_at=_at(row["created_at"]))
 
 
+_BUSY = "The state store is busy: no turn to write in time."
+
+
 class _WriterLock:
     """Whose turn it is to write: one thread of this process (a lock), then one process
     (an flock on a file beside the database), before BEGIN IMMEDIATE.
@@ -206,7 +209,7 @@ class _WriterLock:
     def held(self) -> Iterator[None]:
         deadline = time.monotonic() + self._timeout_s
         if not self._thread.acquire(timeout=self._timeout_s):
-            raise StoreUnavailable("The state store is busy: no turn to write in time.")
+            raise StoreUnavailable(_BUSY)
         try:
             if self._fd is None:
                 self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
@@ -217,8 +220,7 @@ class _WriterLock:
                     break
                 except BlockingIOError:
                     if time.monotonic() >= deadline:
-                        raise StoreUnavailable(
-                            "The state store is busy: no turn to write in time.") from None
+                        raise StoreUnavailable(_BUSY) from None
                     time.sleep(pause)
                     pause = min(pause * 2, 0.002)
             try:
@@ -311,27 +313,39 @@ class SqliteStore(ComposedSteps):
             if db.in_transaction:  # isolation_level None: only our BEGIN opens one
                 yield db
                 return
-            if not durable:
-                db.execute("PRAGMA synchronous = NORMAL")
-            try:
-                with self._writer.held():
-                    db.execute("BEGIN IMMEDIATE")
-                    try:
-                        yield db
-                        db.execute("COMMIT")
-                    except BaseException:
-                        if db.in_transaction:
-                            try:
-                                db.execute("ROLLBACK")
-                            except sqlite3.Error:  # broken: the next call opens another
-                                self._local.held = None
-                        raise
-            finally:
-                if not durable:
-                    try:
-                        db.execute("PRAGMA synchronous = FULL")
-                    except sqlite3.Error:  # never left at NORMAL: the next call opens another
-                        self._local.held = None
+            with self._synchronous(db, durable), self._writer.held(), self._transaction(db):
+                yield db
+
+    def _forget_on_error(self, db: sqlite3.Connection, sql: str) -> None:
+        """Run `sql`; a connection it fails on is dropped (the next call opens another)."""
+        try:
+            db.execute(sql)
+        except sqlite3.Error:
+            self._local.held = None
+
+    @contextmanager
+    def _synchronous(self, db: sqlite3.Connection, durable: bool) -> Iterator[None]:
+        """The commit inside at FULL (durable) or NORMAL; the connection left at FULL."""
+        if durable:
+            yield
+            return
+        db.execute("PRAGMA synchronous = NORMAL")
+        try:
+            yield
+        finally:
+            self._forget_on_error(db, "PRAGMA synchronous = FULL")
+
+    @contextmanager
+    def _transaction(self, db: sqlite3.Connection) -> Iterator[None]:
+        """BEGIN IMMEDIATE ... COMMIT, rolled back on any error."""
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                self._forget_on_error(db, "ROLLBACK")
+            raise
 
     def _read(self, sql: str, *params: object) -> list[sqlite3.Row]:
         with _translated():
@@ -357,21 +371,15 @@ class SqliteStore(ComposedSteps):
     def sync(self) -> None:
         """The WAL on disk (fdatasync, as a FULL commit does), the commits that did not
         wait for it included. Raises StoreUnavailable."""
-        wal = self.path.with_name(self.path.name + "-wal")
-        try:
-            fd = os.open(wal, os.O_RDONLY)
-        except FileNotFoundError:  # no WAL: every commit is in the file, synced
-            return
-        except OSError as exc:
-            log.error("state store error: %s", exc)
-            raise StoreUnavailable("The state store is unavailable.") from exc
-        try:
-            os.fdatasync(fd)
-        except OSError as exc:
-            log.error("state store error: %s", exc)
-            raise StoreUnavailable("The state store is unavailable.") from exc
-        finally:
-            os.close(fd)
+        with _translated():
+            try:
+                fd = os.open(self.path.with_name(self.path.name + "-wal"), os.O_RDONLY)
+            except FileNotFoundError:  # no WAL: every commit is in the file, synced
+                return
+            try:
+                os.fdatasync(fd)
+            finally:
+                os.close(fd)
 
     def create_user(self, user: User, token_hash: str) -> None:
         with self._write() as db:
