@@ -14,6 +14,22 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 
+def _close_what_it_left_open(server: object) -> None:
+    """mongoeco 4.11: when a write is still in flight as its engine disconnects, compacting
+    its change outbox finds the file locked by that write and raises before it closes its
+    SQLite connections, so the open one keeps the write lock and no engine can open the
+    file again (seen under load). Close them: that write is rolled back, as a close does."""
+    engine = getattr(getattr(server, "_client", None), "_engine", None)
+    for name in ("_connection", "_change_delivery_connection"):
+        connection = getattr(engine, name, None)
+        if connection is not None:
+            setattr(engine, name, None)
+            try:
+                connection.close()
+            except Exception as exc:  # noqa: BLE001 - best effort, said
+                log.warning("the embedded store's %s did not close: %s", name, exc)
+
+
 class EmbeddedStore:
     """A mongoeco wire server running on its own event loop in a thread."""
 
@@ -55,6 +71,7 @@ class EmbeddedStore:
                 # write can then find its own SQLite file locked by one still in flight
                 # (seen under load). The server is stopped all the same.
                 log.warning("the embedded store stopped, its engine not cleanly: %s", exc)
+                _close_what_it_left_open(server)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout)
 
