@@ -11,6 +11,16 @@
 # The query function ships as an image: its dependencies (~500 MB unzipped) are over
 # Lambda's 250 MB zip limit. Versions come from requirements/constraints.txt, as for `make`.
 ARG PYTHON_IMAGE=python:3.13-slim-bookworm
+ARG NODE_IMAGE=node:22-bookworm-slim
+
+# ---- dashboard: the admin dashboard's static files, built by Vite from its npm lock
+FROM ${NODE_IMAGE} AS dashboard
+WORKDIR /src/dashboard
+COPY dashboard/package.json dashboard/package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY dashboard/index.html dashboard/vite.config.js ./
+COPY dashboard/src src
+RUN npx --no-install vite build --logLevel warn
 
 # ---- build: a virtualenv with the pinned dependencies and Lomas (wheels, and pure-Python
 #      sdists such as antlr4-python3-runtime; nothing is compiled)
@@ -24,6 +34,7 @@ COPY client client
 COPY pyproject.toml ./
 COPY shared shared
 COPY functions functions
+COPY --from=dashboard /src/functions/admin/chalicelib/ui functions/admin/chalicelib/ui
 RUN /opt/lomas/bin/pip install -c requirements/constraints.txt \
         ./client '.[lambda]' \
     && /opt/lomas/bin/python -m compileall -q /opt/lomas/lib

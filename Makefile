@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+RUN_STAMP := $(VENV)/.installed-run
 # The AWS SAM CLI pins other versions of click, boto3 and pydantic: its own venv.
 SAM_VENV  := .venv-sam
 SAM_STAMP := $(SAM_VENV)/.installed
@@ -13,15 +14,37 @@ WHEELS_STAMP := $(WHEELS)/.downloaded
 LAMBDA_WHEEL := --platform manylinux2014_x86_64 --implementation cp --python-version 3.13 \
 	--only-binary=:all: -c requirements/constraints.txt
 PORT   ?= $(or $(LOMAS_PORT),8000)
+# The admin dashboard: its sources in dashboard/, built by Vite into the admin function's
+# package (not kept in git: the build takes seconds), from npm packages pinned in its lock.
+UI        := functions/admin/chalicelib/ui/index.html
+UI_SOURCE := dashboard/index.html dashboard/vite.config.js dashboard/package-lock.json \
+	$(wildcard dashboard/src/*)
+NODE_STAMP := dashboard/node_modules/.installed
 
-.PHONY: install run test lint bench sam-validate openapi clean
+.PHONY: install run test lint bench sam-validate openapi dashboard clean
 
-$(STAMP): pyproject.toml client/pyproject.toml requirements/constraints.txt requirements/ml-nodeps.txt
+# What running needs (the server, the client, the ml engines: about 1.6 GB); then what the
+# tests add (the dev tools, Spark, the client's extras: about 1.3 GB more).
+$(RUN_STAMP): pyproject.toml client/pyproject.toml requirements/constraints.txt requirements/ml-nodeps.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 13) else "Python >= 3.13 is needed (pyenv reads .python-version); set PYTHON=python3.13")'
+	@echo "Installing what Lomas needs to run into $(VENV)/ (about 1.6 GB; 1 to 3 minutes the first time)"
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q -c requirements/constraints.txt -e './client[oidc,sklearn]' -e '.[dev,spark,ml]'
+	$(BIN)/python -m pip install -q -c requirements/constraints.txt -e ./client -e '.[ml]'
 	$(BIN)/python -m pip install -q --no-deps -c requirements/constraints.txt -r requirements/ml-nodeps.txt
+	@touch $(RUN_STAMP)
+
+$(STAMP): $(RUN_STAMP)
+	@echo "Installing the test tools into $(VENV)/ (about 1.3 GB more; 1 to 2 minutes the first time)"
+	$(BIN)/python -m pip install -q -c requirements/constraints.txt -e './client[oidc,sklearn]' -e '.[dev,spark,ml]'
 	@touch $(STAMP)
+
+$(NODE_STAMP): dashboard/package.json dashboard/package-lock.json
+	@command -v npm >/dev/null || { echo "The admin dashboard is built with Node.js (20.19 or newer) and npm: install them (Debian: apt-get install nodejs npm)"; exit 1; }
+	cd dashboard && npm ci --prefer-offline --no-audit --no-fund --loglevel=error
+	@touch $(NODE_STAMP)
+
+$(UI): $(NODE_STAMP) $(UI_SOURCE)
+	cd dashboard && npx --no-install vite build --logLevel warn
 
 $(SAM_STAMP): requirements/sam-cli.txt
 	$(PYTHON) -m venv $(SAM_VENV)
@@ -35,10 +58,12 @@ $(WHEELS_STAMP): requirements/admin-function.txt requirements/constraints.txt $(
 
 install: $(STAMP)  ## only create .venv/ with the pinned dependencies
 
-run: $(STAMP)  ## start Lomas on http://127.0.0.1:$(PORT) with the embedded store and demo content
+dashboard: $(UI)  ## build the admin dashboard (served at /admin/ui) when its sources changed
+
+run: $(RUN_STAMP) $(UI)  ## start Lomas on http://127.0.0.1:$(PORT) with the embedded store and demo content
 	LOMAS_DEV_MODE=true LOMAS_PORT=$(PORT) $(BIN)/lomas-serve
 
-test: $(STAMP) $(SAM_STAMP) $(WHEELS_STAMP) lint  ## lint, then the whole test suite
+test: $(STAMP) $(SAM_STAMP) $(WHEELS_STAMP) $(UI) lint  ## lint, then the whole test suite
 	@$(BIN)/python -c 'import pyspark' 2>/dev/null || { echo "pyspark is missing from $(VENV): rm $(STAMP) and run make test again"; exit 1; }
 	SAM_CLI_TELEMETRY=0 $(BIN)/python -m pytest
 
@@ -47,7 +72,8 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 	$(BIN)/mypy shared/lomas client/lomas_client client/lomas_contract
 
-bench: $(STAMP)  ## the benchmark suite, with the published Lomas 0.4.1 (BENCH_ARGS=--no-peer to skip it)
+# BENCH_ARGS=--no-peer skips the peer; BENCH_ARGS=--record FITS_ARGS=--record keep the run in bench/results/.
+bench: $(STAMP)  ## the benchmark suite into build/bench/, with the published Lomas 0.4.1 in .venv-peer/
 	$(BIN)/python bench/suite.py $(BENCH_ARGS)
 	$(BIN)/python bench/fits.py $(FITS_ARGS)
 
@@ -58,4 +84,5 @@ sam-validate: $(SAM_STAMP)  ## sam validate --lint on infra/sam/template.yaml (o
 	SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam validate --lint --template infra/sam/template.yaml
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SAM_VENV) .venv-peer .pytest_cache .mypy_cache .ruff_cache dashboard/node_modules \
+		functions/admin/chalicelib/ui

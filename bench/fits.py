@@ -7,7 +7,8 @@ included), on the demo income table (sex, age, education, income) at each size.
     python bench/fits.py [--sizes 10000,200000] [--synths mwem,mst,aim] [--venv DIR ...]
 
 `--venv` measures a virtualenv's size on disk (du), e.g. one with the query image's
-dependencies and one with the `ml` extra added (see the README's benchmark section).
+dependencies and one with the `ml` extra added (see docs/benchmark.md).
+The results go to build/bench/fits-<time>.json (not tracked; `--record`: bench/results/).
 """
 
 from __future__ import annotations
@@ -78,14 +79,22 @@ LOGISTIC = {
 }
 
 
-def main(argv: list[str] | None = None) -> dict[str, Any]:
+def arguments() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="10000,200000")
     parser.add_argument("--synths", default="mwem,mst,aim")
     parser.add_argument("--venv", type=Path, action="append", default=[])
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
-    args = parser.parse_args(argv)
+    out = parser.add_mutually_exclusive_group()
+    out.add_argument("--out", type=Path, default=ROOT / "build" / "bench",
+                     help="where the results go (default build/bench/, not tracked)")
+    out.add_argument("--record", dest="out", action="store_const", const=ROOT / "bench" / "results",
+                     help="write them to bench/results/, to keep the run in git")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    args = arguments().parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
     report: dict[str, Any] = {"when": datetime.now(UTC).isoformat(), "fits": {}}
     for name in args.synths.split(","):

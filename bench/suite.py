@@ -18,12 +18,13 @@ e. Peak RSS of the server process after serving the largest size.
 g.-i. The data sources (bench/backends.py): SQL over PostgreSQL and Spark against their
    floors, the first query on a new Parquet version against DuckDB's plain scan, peak RSS
    serving Parquet at the largest size and 10x it (--no-backends postgres,spark to skip).
-f. The peer: `../shared/bench/peer_lomas/run.sh` (LOMAS_PEER_BENCH to point elsewhere,
-   --no-peer to skip it, --peer-results FILE to reuse an earlier run of it); our figure /
+f. The peer, lomas-server 0.4.1 from PyPI, by bench/peer.py on the same data and SQL
+   (--no-peer to skip it, --peer-results FILE to reuse an earlier run of it); our figure /
    its figure for a, c, d and e.
 
 Every figure is the median of repeated runs after a warm-up. Results go to
-bench/results/<time>.json and bench/results/latest.md, and the table is printed.
+build/bench/<time>.json and build/bench/latest.md (not tracked: --record writes them to
+bench/results/ instead, to keep a run), and the table is printed.
 """
 
 from __future__ import annotations
@@ -34,7 +35,6 @@ import io
 import json
 import os
 import platform
-import signal
 import socket
 import statistics
 import subprocess
@@ -51,6 +51,8 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import backends
+import peer as peer_driver
+from processes import stop
 
 from lomas import demo
 from lomas.adapters.mongo import MongoStore
@@ -65,13 +67,16 @@ from lomas_contract.sources.local import LocalAccess
 from lomas_contract.sources.s3 import S3Access
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "bench" / "results"
+RESULTS = ROOT / "build" / "bench"
+"""Where a run writes by default: under build/, which git ignores."""
+RECORDED = ROOT / "bench" / "results"
+"""Where --record writes: the runs kept in git (docs/benchmark.md cites them)."""
+SEED = 7
 QUERIES = {
     "count_avg": "SELECT COUNT(*) AS n, AVG(income) AS avg_income FROM income",
     "group_by": "SELECT region, COUNT(*) AS n FROM income GROUP BY region",
 }
 EPSILON, DELTA = 1.0, 1e-5
-PEER = Path(os.environ.get("LOMAS_PEER_BENCH", ROOT.parent / "shared" / "bench" / "peer_lomas"))
 
 
 def median_ms(fn: Callable[[], Any], runs: int, warmup: int = 1) -> float:
@@ -83,6 +88,15 @@ def median_ms(fn: Callable[[], Any], runs: int, warmup: int = 1) -> float:
         fn()
         times.append((time.perf_counter() - start) * 1000)
     return round(statistics.median(times), 2)
+
+
+def income_frame(rows: int) -> Any:
+    """The rows every server of the bench reads, the peer's included."""
+    return demo.income_frame(rows, seed=SEED)
+
+
+def income_metadata(rows: int) -> m.DatasetMetadata:
+    return demo.income_metadata(rows)
 
 
 def free_port() -> int:
@@ -156,9 +170,9 @@ def make_lab(root: Path, sizes: list[int], researchers: int, uri: str | None = N
     for rows in sizes:
         path = data / f"income_{rows}.parquet"
         if not path.exists():
-            demo.income_frame(rows, seed=7).to_parquet(path, index=False)
+            income_frame(rows).to_parquet(path, index=False)
         access = LocalAccess(path=f"income_{rows}.parquet")
-        store.create_dataset(Dataset(f"income_{rows}", access, demo.income_metadata(rows)))
+        store.create_dataset(Dataset(f"income_{rows}", access, income_metadata(rows)))
         for i in range(researchers):
             store.put_grant(f"r{i}", f"income_{rows}", PrivacyCost(1e12, 0.9))
     return Lab(root, name, store, tokens, uri)
@@ -175,17 +189,13 @@ def server(lab: Lab, **env: str) -> Iterator[tuple[str, subprocess.Popen, float]
     try:
         yield f"http://127.0.0.1:{port}", process, started
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop(process, 20)
 
 
 def wait_health(url: str, timeout: float = 90) -> None:
     deadline = time.perf_counter() + timeout
     while time.perf_counter() < deadline:
-        with contextlib.suppress(requests.ConnectionError):
+        with contextlib.suppress(requests.ConnectionError, requests.Timeout):  # not up yet
             if requests.get(f"{url}/health", timeout=2).status_code == 200:
                 return
         time.sleep(0.01)
@@ -208,10 +218,10 @@ def floor_ms(rows: int, query: str, runs: int) -> float:
     from lomas.engines.smartnoise_sql.execution import snsql_metadata
 
     name = f"income_{rows}"
-    table = SqlTable(demo.income_frame(rows, seed=7), name)
+    table = SqlTable(income_frame(rows), name)
     reader = snsql.from_connection(table.connection, engine="postgres",
                                    privacy=snsql.Privacy(epsilon=EPSILON, delta=DELTA),
-                                   metadata=snsql_metadata(name, demo.income_metadata(rows)))
+                                   metadata=snsql_metadata(name, income_metadata(rows)))
     return median_ms(lambda: reader.execute(query), runs, warmup=2)
 
 
@@ -443,14 +453,8 @@ def throughput(lab: Lab, rows: int, seconds: float, threads: list[int]) -> list[
                     with lock:
                         latencies.append((time.perf_counter() - start) * 1000)
 
-            pool = [threading.Thread(target=work, args=(i,)) for i in range(count)]
-            for t in pool:
-                t.start()
-            ready.wait()  # every researcher warmed up: the clock starts
-            begin = time.perf_counter()
-            for t in pool:
-                t.join()
-            elapsed = time.perf_counter() - begin
+            elapsed = timed([threading.Thread(target=work, args=(i,)) for i in range(count)],
+                            ready)
             latencies.sort()
             result = {"researchers": count, "seconds": round(elapsed, 1),
                       "rps": round(len(latencies) / elapsed, 2),
@@ -492,30 +496,33 @@ def peak_rss(lab: Lab, rows: int) -> dict[str, Any]:
 
 
 # ----------------------------------------------------------------------- f
-def peer(sizes: list[int], runs: int, runs_big: int, seconds: float, threads: int,
+def peer(sizes: list[int], runs: int, runs_big: int, seconds: float, threads: list[int],
          cold_runs: int, out: Path) -> dict[str, Any]:
-    script = PEER / "run.sh"
-    if not script.exists():
-        return {"error": f"the peer's bench is not at {script}"}
-    print(f"  f. the published Lomas 0.4.1 ({script}) ...", flush=True)
-    env = {**os.environ, "OUT": str(out), "PORT": str(free_port())}
-    run = subprocess.run(["bash", str(script), ",".join(map(str, sizes)), str(runs),
-                          str(runs_big), str(int(seconds)), str(threads), str(cold_runs)],
-                         env=env, capture_output=True, text=True, check=False)
-    if run.returncode != 0 or not out.exists():
-        return {"error": f"run.sh exited {run.returncode}: {run.stderr.strip()[-500:]}"}
-    return json.loads(out.read_text())
+    """bench/peer.py's run, also written to `out`; {"error": ...} when it could not run."""
+    print("  f. the published Lomas 0.4.1 (bench/peer.py) ...", flush=True)
+    try:
+        results = peer_driver.run(sys.modules[__name__], sizes, runs, runs_big, seconds,
+                                  threads, cold_runs)
+    except (RuntimeError, OSError, subprocess.CalledProcessError) as exc:
+        return {"error": f"bench/peer.py: {exc}"}
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    return results
 
 
 def peer_figures(results: dict[str, Any]) -> dict[str, Any]:
+    """The peer's figures for the table, from bench/peer.py's JSON or from the results of
+    the script the earlier runs used (bench/results/peer-0.4.1-20261126.json)."""
     raw = results.get("raw", {})
     figures: dict[str, Any] = {}
     for key, value in raw.items():
         if key.startswith("query_") and isinstance(value, dict) and "median_ms" in value:
             figures[key] = value["median_ms"]
     figures["first_answer_s"] = results.get("cold_start", {}).get("median_first_query_s")
-    figures["rps_1"] = results.get("sequential_1thread_patched", {}).get("ok_rps")
-    figures["rps_8"] = results.get("throughput_distinct_users_patched", {}).get("ok_rps")
+    if "throughput" in results:
+        figures.update({f"rps_{t['researchers']}": t["ok_rps"] for t in results["throughput"]})
+    else:  # the earlier script's: one researcher, and 8 (one user each)
+        figures["rps_1"] = results.get("sequential_1thread_patched", {}).get("ok_rps")
+        figures["rps_8"] = results.get("throughput_distinct_users_patched", {}).get("ok_rps")
     rss = [v.get("VmHWM_MiB", 0) for v in results.get("rss", {}).values() if isinstance(v, dict)]
     figures["peak_rss_mib"] = max(rss) if rss else None
     return figures
@@ -586,8 +593,21 @@ def table(report: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main(argv: list[str] | None = None) -> dict[str, Any]:
-    parser = argparse.ArgumentParser(description=__doc__,
+def timed(pool: list[threading.Thread], ready: threading.Event) -> float:
+    """Start the researchers' threads; once every one is warm (`ready`), the seconds until
+    they all end."""
+    for thread in pool:
+        thread.start()
+    ready.wait()
+    begin = time.perf_counter()
+    for thread in pool:
+        thread.join()
+    return time.perf_counter() - begin
+
+
+def measurements(description: str | None) -> argparse.ArgumentParser:
+    """The options every measured run takes (ours and the peer's): the same defaults."""
+    parser = argparse.ArgumentParser(description=description,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="10000,200000,1000000")
     parser.add_argument("--runs", type=int, default=20)
@@ -595,14 +615,43 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--cold-runs", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--threads", default="1,8,32")
+    return parser
+
+
+def arguments() -> argparse.ArgumentParser:
+    parser = measurements(__doc__)
     parser.add_argument("--no-peer", action="store_true", help="skip the published Lomas")
     parser.add_argument("--peer-results", type=Path, default=None,
-                        help="the peer's results.json of an earlier run.sh (it takes ~20 min) "
-                        "instead of running it again")
-    parser.add_argument("--out", type=Path, default=RESULTS)
+                        help="the peer's JSON of an earlier run (bench/peer.py's, or "
+                        "bench/results/peer-0.4.1-20261126.json) instead of running it again")
+    out = parser.add_mutually_exclusive_group()
+    out.add_argument("--out", type=Path, default=RESULTS,
+                     help="where the results go (default build/bench/, not tracked)")
+    out.add_argument("--record", dest="out", action="store_const", const=RECORDED,
+                     help="write them to bench/results/, to keep the run in git")
     parser.add_argument("--no-backends", default="", help="comma-separated: postgres, spark "
                         "(a backend this machine lacks); 'all' skips rows g-i")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def peer_rows(args: argparse.Namespace, sizes: list[int], threads: list[int],
+              stamp: str) -> dict[str, Any]:
+    """The report's peer_status and peer_figures, as --no-peer and --peer-results say."""
+    if args.no_peer:
+        return {"peer_status": "skipped (--no-peer)"}
+    if args.peer_results is not None:
+        results = json.loads(args.peer_results.read_text())
+        return {"peer_status": f"lomas-server 0.4.1, from {args.peer_results.name}",
+                "peer_figures": peer_figures(results)}
+    results = peer(sizes, args.runs, args.runs_big, args.seconds, threads, args.cold_runs,
+                   args.out / f"{stamp}-peer.json")
+    if "error" in results:
+        return {"peer_status": results["error"]}
+    return {"peer_status": "lomas-server 0.4.1, same run", "peer_figures": peer_figures(results)}
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    args = arguments().parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
     threads = [int(t) for t in args.threads.split(",")]
     args.out.mkdir(parents=True, exist_ok=True)
@@ -630,23 +679,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         report["sources"] = backends.run(sys.modules[__name__], sizes, max(threads),
                                          args.runs_big,
                                          set(filter(None, args.no_backends.split(","))))
-    if args.no_peer:
-        report["peer_status"] = "skipped (--no-peer)"
-    elif args.peer_results is not None:
-        results = json.loads(args.peer_results.read_text())
-        report["peer_status"] = f"lomas-server 0.4.1, from {args.peer_results.name}"
-        report["peer_figures"] = peer_figures(results)
-    else:
-        results = peer(sizes, args.runs, args.runs_big, args.seconds, max(threads),
-                       args.cold_runs, args.out / f"{stamp}-peer.json")
-        report["peer_status"] = results.get("error") or "lomas-server 0.4.1, same run"
-        if "error" not in results:
-            report["peer_figures"] = peer_figures(results)
+    report.update(peer_rows(args, sizes, threads, stamp))
     report["machine"]["load_end"] = [round(x, 2) for x in os.getloadavg()]
     (args.out / f"{stamp}.json").write_text(json.dumps(report, indent=2) + "\n")
     markdown = table(report)
     (args.out / "latest.md").write_text(markdown)
-    print("\n" + markdown)
+    print("\n" + markdown + f"\nwritten {args.out / f'{stamp}.json'} and latest.md", flush=True)
     return report
 
 

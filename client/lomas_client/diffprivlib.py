@@ -31,11 +31,12 @@ class DiffPrivLibClient(EngineClient):
     def cost(self, pipeline: Any, feature_columns: list[str],  # type: ignore[override]
              target_columns: list[str] | None = None, test_size: float = 0.2,
              test_train_split_seed: int = 1, imputer_strategy: str = "drop",
-             score_epsilon: float = 0.0) -> m.CostResponse:
-        """The sum of the steps' epsilon (and score_epsilon); nothing is spent or read."""
+             score_epsilon: float = 0.0, alpha: float = m.DEFAULT_ALPHA) -> m.CostResponse:
+        """The sum of the steps' epsilon (and score_epsilon); nothing is spent or read. Its
+        accuracy says "not available": a model's cannot be told before the fit."""
         return self._cost(self._fields(pipeline, feature_columns, target_columns, test_size,
                                        test_train_split_seed, imputer_strategy,
-                                       score_epsilon))
+                                       score_epsilon) | {"alpha": alpha})
 
     def query(self, pipeline: Any, feature_columns: list[str],  # type: ignore[override]
               target_columns: list[str] | None = None, test_size: float = 0.2,

@@ -44,9 +44,10 @@ class EngineClient:
         return self._http.run(self._engine, {"dataset_name": needed(self._dataset), **fields},
                               dummy, nb_rows, seed, wait=wait)
 
-    def cost(self, **fields: Any) -> m.CostResponse:
-        """What the query would be charged (nothing is spent)."""
-        return self._cost(fields)
+    def cost(self, alpha: float = m.DEFAULT_ALPHA, **fields: Any) -> m.CostResponse:
+        """What the query would be charged (nothing is spent), and how accurate it would
+        be at 1 - alpha confidence (`.describe()`: one line for a person)."""
+        return self._cost(fields | {"alpha": alpha})
 
     def query(self, dummy: bool = False, nb_rows: int = 100, seed: int = 42,
               **fields: Any) -> Any:
@@ -69,9 +70,11 @@ class SmartnoiseSqlClient(EngineClient):
                 "mechanisms": mechanisms or {}}
 
     def cost(self, query: str, epsilon: float, delta: float,  # type: ignore[override]
-             mechanisms: dict[str, str] | None = None) -> m.CostResponse:
-        """What the query would be charged (nothing is spent)."""
-        return self._cost(self._fields(query, epsilon, delta, mechanisms))
+             mechanisms: dict[str, str] | None = None,
+             alpha: float = m.DEFAULT_ALPHA) -> m.CostResponse:
+        """What the query would be charged (nothing is spent), and the accuracy of its COUNT
+        and SUM columns at 1 - alpha confidence (`.describe()`: one line for a person)."""
+        return self._cost(self._fields(query, epsilon, delta, mechanisms) | {"alpha": alpha})
 
     def query(self, query: str, epsilon: float, delta: float,  # type: ignore[override]
               mechanisms: dict[str, str] | None = None, postprocess: bool = True,

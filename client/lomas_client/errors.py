@@ -12,8 +12,17 @@ class LomasClientError(Exception):
         self.status = status
 
 
-class InvalidQueryError(LomasClientError):
+class InvalidRequestError(LomasClientError):
+    """400: the request's input is wrong; one of the two below (catch this for either)."""
+
+
+class InvalidQueryError(InvalidRequestError):
     """400: bad SQL, bad parameters, a request the server's schema refuses."""
+
+
+class InvalidDocumentError(InvalidRequestError):
+    """400 (admin): an import document, a dataset's metadata or access, or an admin
+    request's body that is not valid."""
 
 
 class UnauthenticatedError(LomasClientError):
@@ -68,6 +77,7 @@ class InternalServerError(LomasClientError):
 
 BY_TYPE: dict[str, type[LomasClientError]] = {
     "InvalidQuery": InvalidQueryError,
+    "InvalidDocument": InvalidDocumentError,
     "Unauthenticated": UnauthenticatedError,
     "UnauthorizedAccess": UnauthorizedAccessError,
     "BudgetExhausted": BudgetExhaustedError,

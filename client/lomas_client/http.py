@@ -62,7 +62,8 @@ def raise_for_error(response: requests.Response) -> None:
 def wire_body(model: type[BaseModel], **fields: Any) -> dict[str, Any]:
     """A request body shaped by its wire model: its field names (another name is a
     TypeError here, not a request) and defaults. The server validates the values: a
-    bad value is its 400 InvalidQuery, the same whichever client sent it."""
+    bad value is its 400 InvalidQuery (InvalidDocument on an admin route), the same
+    whichever client sent it."""
     if unknown := set(fields) - set(model.model_fields):
         raise TypeError(f"{model.__name__} has no field {', '.join(sorted(unknown))}")
     body = {name: fields[name] if name in fields else info.get_default(

@@ -30,10 +30,11 @@ class SmartnoiseSynthClient(EngineClient):
     def cost(self, synth_name: str, epsilon: float,  # type: ignore[override]
              delta: float | None = None, select_cols: list[str] | None = None,
              synth_params: dict[str, Any] | None = None, nullable: bool = True,
-             constraints: Any = None) -> m.CostResponse:
-        """What the fit would be charged (nothing is spent, no data is read)."""
+             constraints: Any = None, alpha: float = m.DEFAULT_ALPHA) -> m.CostResponse:
+        """What the fit would be charged (nothing is spent, no data is read). Its accuracy
+        says "not available": a synthesizer's cannot be told before the fit."""
         return self._cost(self._fields(synth_name, epsilon, delta, select_cols, synth_params,
-                                       nullable, constraints))
+                                       nullable, constraints) | {"alpha": alpha})
 
     def query(self, synth_name: str, epsilon: float,  # type: ignore[override]
               delta: float | None = None, select_cols: list[str] | None = None,

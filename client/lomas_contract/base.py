@@ -130,11 +130,75 @@ class DummyFields(Model):
     dummy_seed: int = 42
 
 
+DEFAULT_ALPHA = 0.05
+"""The significance level of an accuracy estimate unless the request names one: 95%."""
+
+
+class AccuracyFields(Model):
+    """What a cost estimate's request adds to the query's fields: the significance level
+    of its accuracy estimate (the query itself takes none: it is not archived with it)."""
+
+    alpha: float = Field(
+        default=DEFAULT_ALPHA, gt=0, lt=1, allow_inf_nan=False,
+        description="Significance level of the accuracy estimate, strictly between 0 and "
+        "1: 0.05 (the default) gives bounds at 95% confidence.")
+
+
+class ColumnAccuracy(Model):
+    """How far one released statistic may be from its true value, by the noise alone."""
+
+    column: str = Field(description="The released column (or value) it is about.")
+    statistic: str | None = Field(
+        default=None, description="What it is, as a person reads it: `COUNT(*)`, "
+        "`income (Sum)`.")
+    bound: float | None = Field(
+        default=None, ge=0, description="With probability 1 - alpha, the noise added to "
+        "this statistic is at most this (the released value is within ±bound of the value "
+        "on the data, clamped to the metadata's bounds). None: not available (see reason).")
+    reason: str | None = Field(default=None, description="Why there is no bound.")
+
+
+class Accuracy(Model):
+    """A cost estimate's accuracy estimate, made from the request and the metadata only."""
+
+    alpha: float
+    available: bool = Field(description="Whether any statistic has a bound.")
+    reason: str | None = Field(default=None, description="Why none has, if none has.")
+    columns: list[ColumnAccuracy] = Field(default_factory=list)
+
+    @classmethod
+    def unavailable(cls, alpha: float, reason: str) -> Accuracy:
+        return cls(alpha=alpha, available=False, reason=reason)
+
+    @classmethod
+    def of(cls, alpha: float, columns: list[ColumnAccuracy], reason: str) -> Accuracy:
+        """These columns' estimate; `reason` is said if none of them has a bound."""
+        available = any(c.bound is not None for c in columns)
+        return cls(alpha=alpha, available=available, reason=None if available else reason,
+                   columns=columns)
+
+
 class CostResponse(Model):
-    """What the query would be charged."""
+    """What the query would be charged, and how accurate its answer would be."""
 
     epsilon: float
     delta: float
+    accuracy: Accuracy | None = Field(
+        default=None, description="Computed from the request and the metadata only, "
+        "never from the data.")
+
+    def describe(self) -> str:
+        """One line for a person: `ε 1, δ 1.5e-05; at 95% confidence COUNT(*) within ±3`."""
+        line = f"ε {self.epsilon:.4g}, δ {self.delta:.4g}"
+        accuracy = self.accuracy
+        if accuracy is None:
+            return line
+        if not accuracy.columns:
+            return f"{line}; accuracy {accuracy.reason or 'not available'}"
+        parts = [f"{c.statistic or c.column} " + (f"within ±{c.bound:.4g}" if c.bound is not None
+                                                   else "not available")
+                 for c in accuracy.columns]
+        return f"{line}; at {100 * (1 - accuracy.alpha):.4g}% confidence {', '.join(parts)}"
 
 
 

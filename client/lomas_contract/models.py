@@ -2,7 +2,8 @@
 or a source kind's own (those are in `engines` and `sources`).
 
 The server imports these models too, so client and server cannot drift apart.
-Requests forbid unknown fields: a typo is an InvalidQuery, not a silent default.
+Requests forbid unknown fields: a typo is an InvalidQuery (an InvalidDocument on an admin
+route), not a silent default.
 """
 
 from __future__ import annotations
@@ -14,9 +15,13 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, model_validator
 
 from lomas_contract.base import (
+    DEFAULT_ALPHA,
     NAME_PATTERN,
     Access,
+    Accuracy,
+    AccuracyFields,
     BudgetEpsilon,
+    ColumnAccuracy,
     ColumnMetadata,
     CostResponse,
     DatasetMetadata,
@@ -37,7 +42,8 @@ from lomas_contract.engines import QueryResult
 from lomas_contract.sources import DatasetAccess
 
 __all__ = [  # the building blocks, re-exported: `models` stays the one place to look
-    "NAME_PATTERN", "Access", "BudgetEpsilon", "ColumnMetadata", "CostResponse",
+    "DEFAULT_ALPHA", "NAME_PATTERN", "Access", "Accuracy", "AccuracyFields", "BudgetEpsilon",
+    "ColumnAccuracy", "ColumnMetadata", "CostResponse",
     "DatasetAccess", "DatasetMetadata", "DatasetRequest", "Delta", "DummyDatasetRequest",
     "DummyFields", "EngineResult", "EngineSpec", "Epsilon", "FileAccess", "FileFormat",
     "Model", "Name", "QueryResult", "SecretName",
@@ -258,6 +264,19 @@ class GrantRequest(Model):
     initial_delta: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
 
 
+class TopUpRequest(Model):
+    """What to add to a grant's initial (and so its remaining) budget."""
+
+    add_epsilon: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0
+    add_delta: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] = 0.0
+
+    @model_validator(mode="after")
+    def _something(self) -> TopUpRequest:
+        if self.add_epsilon == 0 and self.add_delta == 0:
+            raise ValueError("give add_epsilon or add_delta (or both) above 0")
+        return self
+
+
 class GrantInfo(Model):
     user_name: str
     dataset_name: str
@@ -280,6 +299,24 @@ class ArchivesResponse(Model):
     archives: list[PreviousQuery]
 
 
+class JobInfo(Model):
+    """A background query not finished yet, as an admin sees it (never its result)."""
+
+    uid: str
+    user_name: str
+    dataset_name: str
+    engine: str
+    kind: str = Field(description="query (charged) or dummy (free).")
+    epsilon: float
+    delta: float
+    started: bool = Field(description="A worker took it (its data may have been read).")
+    lease_until: datetime
+
+
+class JobsResponse(Model):
+    jobs: list[JobInfo]
+
+
 class ImportGrant(GrantRequest):
     user_name: Name
     dataset_name: Name
@@ -293,8 +330,21 @@ class ImportDocument(Model):
     grants: list[ImportGrant] = Field(default_factory=list)
 
 
+class ImportUnchanged(Model):
+    """What an import found in the store already, equal to the document: left as it was."""
+
+    users: list[str] = Field(default_factory=list, description="They keep their token: it "
+                             "is not rotated (`users rotate-token` issues a new one).")
+    datasets: list[str] = Field(default_factory=list)
+    grants: list[GrantInfo] = Field(default_factory=list)
+
+
 class ImportResponse(Model):
-    users: list[UserToken]
-    datasets: list[str]
-    grants: list[GrantInfo]
+    """What an import wrote; importing the same document again writes nothing."""
+
+    users: list[UserToken] = Field(description="Created, with their tokens (shown once).")
+    datasets: list[str] = Field(description="Registered.")
+    grants: list[GrantInfo] = Field(description="Created, or set on a dataset the document "
+                                    "registers again (never below what was spent).")
+    unchanged: ImportUnchanged = Field(default_factory=ImportUnchanged)
 

@@ -151,6 +151,12 @@ GET_GRANT = _admin("get_grant", "GET", "/admin/grants/{user_name}/{dataset_name}
 DELETE_GRANT = _admin("delete_grant", "DELETE", "/admin/grants/{user_name}/{dataset_name}",
                       "Revoke a grant: nothing more can be spent; what it spent is kept, "
                       "and setting the grant again resumes from it.", answer=m.GrantRevoked)
+TOP_UP_GRANT = _admin("top_up_grant", "POST", "/admin/grants/{user_name}/{dataset_name}/top_up",
+                      "Add to a grant's initial and remaining budget (one atomic update: a "
+                      "query in flight keeps its charge).", m.TopUpRequest, m.GrantInfo,
+                      errors=(409,))
+LIST_JOBS = _admin("list_jobs", "GET", "/admin/jobs", "The background queries in progress.",
+                   answer=m.JobsResponse)
 LIST_ARCHIVES = _admin("list_archives", "GET", "/admin/archives", "Finished queries.",
                        answer=m.ArchivesResponse, query=("user_name", "dataset_name"))
 IMPORT = _admin("import_document", "POST", "/admin/import",
@@ -165,6 +171,13 @@ LANDING = Route("landing", "GET", "/", "A page for a browser: what this server i
 API_REFERENCE = Route("api_reference", "GET", "/api", "The API reference as a page: every "
                       "route, its body, its answers.", access="public", produces="text/html")
 
+DASHBOARD = Route("dashboard", "GET", "/admin/ui", "The admin dashboard, a page for a "
+                  "browser: it signs in with an admin token, or with OIDC.", access="public",
+                  produces="text/html")
+DASHBOARD_FILE = Route("dashboard_file", "GET", "/admin/ui/{file}", "The dashboard's own "
+                       "files (its page, script, style and sign-in settings); no secret.",
+                       access="public", produces="text/html", errors=(404,))
+
 QUERY_APP: tuple[Route, ...] = (
     HEALTH, OPENAPI, LANDING, API_REFERENCE, DATASET_METADATA, DUMMY_DATASET, INITIAL_BUDGET,
     SPENT_BUDGET,
@@ -174,5 +187,6 @@ QUERY_APP: tuple[Route, ...] = (
 ADMIN_APP: tuple[Route, ...] = (
     CREATE_USER, LIST_USERS, GET_USER, DELETE_USER, PATCH_USER, ROTATE_TOKEN, CREATE_DATASET,
     LIST_DATASETS, GET_DATASET, CHECK_DATASET, DELETE_DATASET, LIST_GRANTS, PUT_GRANT,
-    GET_GRANT, DELETE_GRANT, LIST_ARCHIVES, IMPORT,
+    GET_GRANT, DELETE_GRANT, TOP_UP_GRANT, LIST_ARCHIVES, LIST_JOBS, IMPORT, DASHBOARD,
+    DASHBOARD_FILE,
 )

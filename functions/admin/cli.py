@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from collections import Counter
@@ -225,6 +226,41 @@ def datasets_add(
     show(call(r.CREATE_DATASET, body))
 
 
+@datasets.command("draft-metadata")
+def datasets_draft_metadata(
+    file: Annotated[Path, typer.Argument(help="A local CSV or Parquet file (your own copy).")],
+    output: Annotated[Path | None, typer.Option(
+        "--output", "-o", help="Write the YAML here (default: stdout).")] = None,
+    format: Annotated[str | None, typer.Option(help="csv or parquet (default: suffix).")]
+    = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite OUTPUT if it exists.")]
+    = False,
+) -> None:
+    """Draft a metadata file from a data file, here (not on the server): types, nullable,
+    categories of string columns with few values. Bounds are left as TODO placeholders
+    that the server refuses: bounds read from the data reveal someone's value, so set them
+    from public knowledge. Confirm every TODO line, then `datasets add --metadata`."""
+    from lomas.sources.files.draft import DraftError, draft
+
+    if output is not None and output.exists() and not force:
+        fail(f"{output} exists: give another name, or --force to overwrite it.")
+    try:
+        text = draft(file, format)
+    except DraftError as exc:
+        fail(str(exc))
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        try:
+            output.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            fail(f"cannot write {str(output)!r}: {exc.strerror or exc}")
+    where = f" in {output}" if output else ""
+    err.print(f"drafted the metadata of {text.count(chr(10) + '    type: ')} columns{where}: "
+              "fill in or confirm every line marked TODO. Bounds read from the data leak it: "
+              "set them from public knowledge.", highlight=False, soft_wrap=True)
+
+
 @datasets.command("check")
 def datasets_check(name: str) -> None:
     """Load the dataset once and compare it with its metadata (counts, never values)."""
@@ -277,6 +313,15 @@ def grants_set(user: str, dataset: str,
               user_name=user, dataset_name=dataset))
 
 
+@grants.command("add")
+def grants_add(user: str, dataset: str,
+               epsilon: Annotated[float, typer.Option(help="Epsilon to add.")] = 0.0,
+               delta: Annotated[float, typer.Option(help="Delta to add.")] = 0.0) -> None:
+    """Top a grant up: add to its initial and remaining budget (what is spent stays)."""
+    show(call(r.TOP_UP_GRANT, route_body(r.TOP_UP_GRANT, add_epsilon=epsilon, add_delta=delta),
+              user_name=user, dataset_name=dataset))
+
+
 @grants.command("list")
 def grants_list(user: Annotated[str | None, typer.Option(help="Only this user's.")] = None
                 ) -> None:
@@ -325,11 +370,46 @@ def archives(user: str | None = None, dataset: str | None = None) -> None:
                  "status": "outcome"})
 
 
+@app.command("jobs")
+def jobs() -> None:
+    """Background queries in progress: whose, on what, their cost, whether started."""
+    table(call(r.LIST_JOBS)["jobs"], {"uid": "uid", "user_name": "user",
+                                     "dataset_name": "dataset", "engine": "engine",
+                                     "epsilon": "ε", "delta": "δ", "started": "started"})
+
+
 @app.command("import")
-def import_file(file: Path) -> None:
-    """Create the users, datasets and grants of one YAML document."""
-    show(call(r.IMPORT, data=file.read_bytes(),
-              headers={"Content-Type": "application/x-yaml"}))
+def import_file(file: Annotated[Path, typer.Argument(
+        help="The YAML document: users, datasets, grants.")]) -> None:
+    """Create the users, datasets and grants of one YAML document, all or nothing. What the
+    store holds already, equal, is left unchanged (an existing user keeps their token), so
+    importing the same document twice changes nothing; anything that differs is refused,
+    named, with nothing written."""
+    try:
+        data = file.read_bytes()
+    except OSError as exc:
+        fail(f"cannot read the import document {str(file)!r}: {exc.strerror or exc}")
+    report = call(r.IMPORT, data=data, headers={"Content-Type": "application/x-yaml"})
+    if Output["json"]:
+        show(report)
+        return
+    say = functools.partial(out.print, highlight=False, soft_wrap=True)
+    for user in report["users"]:
+        say(f"created user {user['user_name']}, token {user['token']} (shown once)")
+    for name in report["datasets"]:
+        say(f"registered dataset {name}")
+    for g in report["grants"]:
+        say(f"granted {g['user_name']} on {g['dataset_name']}: epsilon "
+            f"{g['initial_epsilon']:g}, delta {g['initial_delta']:g}")
+    same = report.get("unchanged") or {}
+    for name in same.get("users", []):
+        say(f"unchanged user {name} (exists: keeps their token, not rotated)")
+    for name in same.get("datasets", []):
+        say(f"unchanged dataset {name}")
+    for g in same.get("grants", []):
+        say(f"unchanged grant {g['user_name']} on {g['dataset_name']}")
+    if not (report["users"] or report["datasets"] or report["grants"]):
+        say("nothing written: the store holds the whole document already")
 
 
 @app.command("bootstrap")

@@ -20,7 +20,14 @@ from pydantic import BaseModel, ValidationError
 from functions.common import request_ids
 from functions.common.errors import error_response, internal_error, json_response
 from lomas.domain import User
-from lomas.errors import InvalidQuery, LomasError, PayloadTooLarge
+from lomas.errors import (
+    InvalidDocument,
+    InvalidQuery,
+    InvalidRequest,
+    LomasError,
+    PayloadTooLarge,
+    validation_details,
+)
 from lomas.services.access import authenticate, require_admin
 from lomas.services.context import Context
 from lomas_contract.routes import JSON, Route
@@ -56,24 +63,21 @@ def bearer(request: Request) -> str | None:
     return token.strip() if scheme.lower() == "bearer" else None
 
 
-def validation_details(exc: ValidationError, whole: str = "body") -> str:
-    """Where and what, for the first ten problems; `whole` names an error of no field."""
-    parts = [f"{'.'.join(map(str, err['loc'])) or whole}: {err['msg']}" for err in exc.errors()]
-    return "; ".join(parts[:10])
-
-
 def validation_message(exc: ValidationError) -> str:
     return "Invalid request: " + validation_details(exc)
 
 
-def parse_body[M: BaseModel](request: Request, model: type[M]) -> M:
+def parse_body[M: BaseModel](request: Request, model: type[M],
+                             error: type[InvalidRequest] = InvalidQuery) -> M:
+    """The body as `model`; `error`: what a body that is not one raises (an admin's:
+    InvalidDocument)."""
     raw = request.raw_body or b""
     try:
         return model.model_validate(json.loads(raw or b"null"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InvalidQuery("The request body is not valid JSON.") from exc
+        raise error("The request body is not valid JSON.") from exc
     except ValidationError as exc:
-        raise InvalidQuery(validation_message(exc)) from exc
+        raise error(validation_message(exc)) from exc
 
 
 def serialise(result: Any) -> Any:
@@ -104,7 +108,8 @@ def endpoint(
                 user = authenticate(ctx.store, bearer(request), ctx.oidc, ctx.tokens)
                 if admin:
                     require_admin(user)
-                args = [parse_body(request, body)] if body else []
+                bad = InvalidDocument if admin else InvalidQuery
+                args = [parse_body(request, body, bad)] if body else []
                 result = fn(Call(ctx, user, request), *args, **path)
                 if result is None:
                     return Response(body="", status_code=204, headers={"X-Request-Id": request_id})
@@ -139,14 +144,18 @@ PAGE_HEADERS = {
 }
 
 
-def public(fn: Callable[[], Any]) -> Callable[[], Response]:
-    """A view with no authentication (health, the API's document and pages)."""
+def public(fn: Callable[..., Any]) -> Callable[..., Response]:
+    """A view with no authentication (health, the API's document and pages, the
+    dashboard's files)."""
 
     @functools.wraps(fn)
-    def view() -> Response:
+    def view(**path: str) -> Response:
         request_id = request_ids.request_id()
         try:
-            result = fn()
+            result = fn(**path)
+            if isinstance(result, Response):  # a view's own status and headers
+                result.headers["X-Request-Id"] = request_id
+                return result
             if isinstance(result, Page):
                 return Response(body=result.html, status_code=200,
                                 headers={**PAGE_HEADERS, "X-Request-Id": request_id})

@@ -13,6 +13,7 @@ log = logging.getLogger(__name__)
 
 STATUS: dict[type[e.LomasError], int] = {
     e.InvalidQuery: 400,
+    e.InvalidDocument: 400,
     e.Unauthenticated: 401,
     e.UnauthorizedAccess: 403,
     e.BudgetExhausted: 403,

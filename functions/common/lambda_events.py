@@ -17,14 +17,13 @@ from urllib.parse import urlencode
 
 from pydantic import ValidationError
 
-from functions.common.api import validation_details
 from functions.common.gateway import Gateway, Reply, build_gateway
 from functions.common.jobs import BASE_PATH_HEADER
 from functions.common.logs import configure_logging
 from functions.common.wiring import MissingStore, build_context
 from lomas.adapters.runners import JOB_EVENT_KEY
 from lomas.config import Settings
-from lomas.errors import StoreUnavailable
+from lomas.errors import StoreUnavailable, validation_details
 from lomas.services import jobs
 from lomas.services.context import Context
 from lomas_contract.models import ErrorResponse

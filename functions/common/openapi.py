@@ -48,13 +48,22 @@ def _models() -> list[type[BaseModel]]:
     return list(seen.values())
 
 
-def _error_types(status: int) -> list[str]:
-    return sorted(cls.__name__ for cls, code in STATUS.items() if code == status)
+ADMIN_ONLY = {"InvalidDocument"}
+"""Error types only admin routes raise."""
+ADMIN_REASONS = {
+    400: "Invalid request: bad JSON or fields, or an import document, a dataset's metadata "
+         "or access that is not valid (InvalidDocument); nothing is written.",
+}
+
+
+def _error_types(status: int, admin: bool) -> list[str]:
+    return sorted(cls.__name__ for cls, code in STATUS.items()
+                  if code == status and (admin or cls.__name__ not in ADMIN_ONLY))
 
 
 def _statuses(route: r.Route) -> list[int]:
     if route.access == "public":
-        return [503] if route.answer is not None else []
+        return sorted({*route.errors, *([503] if route.answer is not None else [])})
     codes = set(AUTHENTICATED) | set(route.errors)
     if route.body is not None:
         codes.add(415)
@@ -103,9 +112,11 @@ def _operation(route: r.Route, refs: dict[tuple[type[BaseModel], str], Any]) -> 
             "content": {"application/json": {"schema": refs[(m.JobSubmitted,
                                                               "serialization")]}}}
     error = refs[(m.ErrorResponse, "serialization")]
+    admin = route.access == "admin"
     for status in _statuses(route):
+        reason = ADMIN_REASONS.get(status, REASONS[status]) if admin else REASONS[status]
         body: dict[str, Any] = {
-            "description": f"{REASONS[status]} Types: {', '.join(_error_types(status))}.",
+            "description": f"{reason} Types: {', '.join(_error_types(status, admin))}.",
             "content": {"application/json": {"schema": error}}}
         if status == 429:
             body["headers"] = {"Retry-After": {"required": True, "description": "Seconds.",

@@ -84,10 +84,12 @@ def seed_demo(ctx: Context) -> None:
     env_file = ctx.settings.state_dir / "demo.env"
     tokens = demo.seed(ctx, read_env_file(env_file))
     path = write_demo_env(ctx.settings, tokens.admin, tokens.researcher)
+    url = f"http://{ctx.settings.host}:{ctx.settings.port}"
     print(  # noqa: T201 - the operator reads this
-        f"\nLomas is running on http://{ctx.settings.host}:{ctx.settings.port}\n"
+        f"\nLomas is running on {url}\n"
         f"  researcher {demo.RESEARCHER}: LOMAS_TOKEN={tokens.researcher}\n"
         f"  admin {demo.ADMIN}: LOMAS_ADMIN_TOKEN={tokens.admin}\n"
+        f"  the admin dashboard: {url}/admin/ui (sign in with the admin token)\n"
         f"  (also in {path}: `source {path}` exports them)\n",
         flush=True,
     )

@@ -123,6 +123,9 @@ class Settings(BaseSettings):
     oidc_jwks_min_refresh_seconds: float = Field(
         default=30.0, ge=0, description="An unknown key id fetches the issuer's keys again at "
         "most this often.")
+    oidc_dashboard_client_id: str | None = Field(
+        default=None, description="The OIDC client (public, authorization code with PKCE) "
+        "the admin dashboard signs in with; unset: it signs in with an admin token only.")
     oidc_auto_provision: bool = Field(
         default=False, description="Create a Lomas user (no grants, not admin) on the first "
         "valid token of an unknown name; off: an admin creates users.")
@@ -168,7 +171,8 @@ class Settings(BaseSettings):
             data = {**data, "spark_conf": {**found, **dict(data.get("spark_conf") or {})}}
         return data
 
-    @field_validator("oidc_issuer", "oidc_audience", "oidc_admin_value", mode="before")
+    @field_validator("oidc_issuer", "oidc_audience", "oidc_admin_value",
+                     "oidc_dashboard_client_id", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value  # a template parameter left empty

@@ -5,6 +5,13 @@ safe to show to the caller: no traceback, no path, no credential. The HTTP
 status of each type is mapped in one place, ``functions.common.errors``.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+
 
 class LomasError(Exception):
     """Base of every error Lomas raises on purpose."""
@@ -25,8 +32,18 @@ class LomasError(Exception):
         return {"type": self.type, "message": self.message}
 
 
-class InvalidQuery(LomasError):
-    """Bad SQL, bad parameters, a request that does not fit the schema."""
+class InvalidRequest(LomasError):
+    """The caller's input is wrong (400); raised as one of the two kinds below, whose type
+    names whose input it is. Catch this one for either."""
+
+
+class InvalidQuery(InvalidRequest):
+    """A researcher's bad SQL or parameters, or a request that does not fit the schema."""
+
+
+class InvalidDocument(InvalidRequest):
+    """An administrator's document is not valid: an import document, a dataset's metadata
+    or access, an admin route's body, a store export file."""
 
 
 class Unauthenticated(LomasError):
@@ -113,6 +130,13 @@ def rebuild(error: dict[str, str]) -> LomasError:
     if not (isinstance(cls, type) and issubclass(cls, LomasError)) or cls is RateLimited:
         cls = InternalServer
     return cls(error.get("message", "Internal server error."))
+
+
+def validation_details(exc: ValidationError, whole: str = "body") -> str:
+    """A pydantic error in one line: where and what, for the first ten problems; `whole`
+    names an error of no field."""
+    parts = [f"{'.'.join(map(str, err['loc'])) or whole}: {err['msg']}" for err in exc.errors()]
+    return "; ".join(parts[:10])
 
 
 def first_line(exc: BaseException, limit: int = 200) -> str:

@@ -77,6 +77,11 @@ class BudgetLedger(Protocol):
     def put_grant(self, user: str, dataset: str, initial: PrivacyCost) -> Grant:
         """Create or change a grant. Raises Conflict if below what is spent."""
 
+    def top_up_grant(self, user: str, dataset: str, amount: PrivacyCost) -> Grant | None:
+        """Add `amount` to the initial and the remaining budget in one atomic update (a
+        spend in flight keeps its charge). Returns None when there is no grant; raises
+        Conflict if the initial delta would pass 1."""
+
     def get_grant(self, user: str, dataset: str) -> Grant | None: ...
 
     def list_grants(self, user: str | None = None) -> list[Grant]: ...
@@ -147,6 +152,9 @@ class JobStore(Protocol):
         written and that job is returned: one key, one job."""
 
     def get_job(self, uid: str) -> Job | None: ...
+
+    def list_jobs_in_progress(self) -> list[Job]:
+        """The jobs not finished yet, oldest lease first (for an admin's view)."""
 
     def mark_job_charged(self, uid: str) -> None:
         """Record that the job's submit spent its cost."""
@@ -326,10 +334,10 @@ class DatasetSources(Protocol):
         ...
 
     def validate_access(self, access: DatasetAccess) -> None:
-        """Raises InvalidQuery for an access that can never work."""
+        """Raises InvalidDocument for an access that can never work."""
 
     def load_metadata(self, access: DatasetAccess) -> DatasetMetadata:
-        """Raises InvalidQuery if the file cannot be read or is not valid metadata."""
+        """Raises InvalidDocument if the file cannot be read or is not valid metadata."""
 
     def version(self, dataset: Dataset) -> str | None:
         """Raises DatasetUnavailable."""

@@ -69,6 +69,39 @@ def test_grant_changes_keep_spent_and_refuse_going_below_it(any_store: StateStor
     assert any_store.get_grant("u", "d") == grant
 
 
+def test_a_top_up_adds_to_initial_and_remaining_and_keeps_spent(any_store: StateStore) -> None:
+    _setup(any_store, PrivacyCost(5.0, 1e-4))
+    assert any_store.spend("u", "d", PrivacyCost(2.0, 1e-5)) is not None
+    grant = any_store.top_up_grant("u", "d", PrivacyCost(1.5, 1e-5))
+    assert grant is not None and grant == any_store.get_grant("u", "d")
+    assert grant.initial.epsilon == pytest.approx(6.5)
+    assert grant.initial.delta == pytest.approx(1.1e-4)
+    assert grant.spent == PrivacyCost(2.0, 1e-5)
+    assert grant.remaining.epsilon == pytest.approx(4.5)
+    assert grant.remaining.delta == pytest.approx(1e-4)
+    assert any_store.top_up_grant("u", "other", PrivacyCost(1.0, 0.0)) is None
+    with pytest.raises(Conflict):
+        any_store.top_up_grant("u", "d", PrivacyCost(1.0, 0.99999))
+    assert any_store.get_grant("u", "d") == grant
+
+
+def test_top_ups_racing_spends_lose_nothing(any_store: StateStore) -> None:
+    _setup(any_store, PrivacyCost(10.0, 0.0))
+    with ThreadPoolExecutor(8) as pool:
+        spends = [pool.submit(any_store.spend, "u", "d", PrivacyCost(1.0, 0.0))
+                  for _ in range(30)]
+        ups = [pool.submit(any_store.top_up_grant, "u", "d", PrivacyCost(1.0, 0.0))
+               for _ in range(10)]
+        charged = sum(f.result() is not None for f in spends)
+        assert all(f.result() is not None for f in ups)
+    grant = any_store.get_grant("u", "d")
+    assert grant is not None
+    assert grant.initial.epsilon == pytest.approx(20.0)
+    assert grant.spent.epsilon == pytest.approx(charged)
+    assert grant.remaining.epsilon == pytest.approx(20.0 - charged)
+    assert charged >= 10
+
+
 def test_spend_charges_both_parts_or_nothing(any_store: StateStore) -> None:
     _setup(any_store, PrivacyCost(3.0, 1e-5))
     assert any_store.spend("u", "d", PrivacyCost(1.0, 2e-5)) is None  # delta short
@@ -278,6 +311,17 @@ def test_a_job_is_started_once_and_finished_once(any_store: StateStore) -> None:
     assert job is not None and (job.status, job.result, job.error) == ("complete", {"r": 1},
                                                                       None)
     assert any_store.expire_job("j1", later, {"type": "t", "message": "m"}, later) is None
+
+
+def test_the_jobs_in_progress_are_listed_oldest_lease_first(any_store: StateStore) -> None:
+    any_store.create_job(_job("late", key="k1", lease=120.0))
+    any_store.create_job(_job("early", key="k2", lease=30.0, user="bob"))
+    any_store.create_job(_job("done", key="k3"))
+    assert any_store.finish_job("done", status="complete", expires_at=datetime.now(UTC)
+                                + timedelta(days=1), result={"r": 1})
+    jobs = any_store.list_jobs_in_progress()
+    assert [(j.uid, j.user, j.status) for j in jobs] == [
+        ("early", "bob", "in_progress"), ("late", "alice", "in_progress")]
 
 
 def test_only_a_lapsed_job_in_progress_expires_and_then_cannot_start(

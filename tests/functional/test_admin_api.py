@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from chalice.test import Client
 
+from lomas.domain import Job, PrivacyCost
 from lomas_contract.engines.smartnoise_sql import SmartnoiseSqlRequest
 from tests.conftest import World
 from tests.functional.test_query_api import error, post, query
@@ -128,7 +130,7 @@ def test_metadata_from_a_file_and_path_escapes(admin_client: Client, world: Worl
     for path in ("../outside.csv", "/etc/passwd"):
         escape = dict(body, dataset_name="escape", dataset_access={"type": "local", "path": path})
         assert error(call(admin_client, "POST", "/admin/datasets", t, escape)) == (
-            400, "InvalidQuery")
+            400, "InvalidDocument")
 
 
 def test_a_revoked_grant_keeps_what_it_spent_and_a_new_grant_resumes_from_it(
@@ -184,10 +186,11 @@ def test_400_bad_admin_bodies(admin_client: Client, world: World) -> None:
     t = world.admin_token
     for body in ({"user_name": "no spaces allowed"}, {"user_name": "x", "is_admin": "maybe"},
                  "{oops"):
-        assert error(call(admin_client, "POST", "/admin/users", t, body)) == (400, "InvalidQuery")
+        assert error(call(admin_client, "POST", "/admin/users", t, body)) == (
+            400, "InvalidDocument")
     bad_grant = {"initial_epsilon": -1.0, "initial_delta": 0.0}
     assert error(call(admin_client, "PUT", "/admin/grants/alice/income", t, bad_grant)) == (
-        400, "InvalidQuery")
+        400, "InvalidDocument")
 
 
 IMPORT = """
@@ -214,7 +217,8 @@ def test_bulk_import(admin_client: Client, world: World) -> None:
     assert body["grants"][0]["initial_epsilon"] == 1.5
     bad = call(admin_client, "POST", "/admin/import", world.admin_token, "users: [{x: 1}]",
                content_type="application/x-yaml")
-    assert error(bad) == (400, "InvalidQuery")
+    assert error(bad) == (400, "InvalidDocument")
+    assert "\n" not in bad.json_body["message"] and "users.0" in bad.json_body["message"]
 
 
 def test_archives_filter(admin_client: Client, world: World) -> None:
@@ -239,8 +243,72 @@ def test_bulk_import_writes_nothing_if_any_part_fails(admin_client: Client, worl
     assert error(response) == (404, "NotFound")
     assert world.store.get_user("carol") is None
     assert world.store.get_dataset("income3") is None
-    taken = IMPORT.replace("user_name: carol}\ndatasets", "user_name: alice}\ndatasets")
+    taken = IMPORT.replace("user_name: carol}\ndatasets",  # alice exists, not an admin
+                           "user_name: alice, is_admin: true}\ndatasets")
     response = call(admin_client, "POST", "/admin/import", world.admin_token, taken,
                     content_type="application/x-yaml")
     assert error(response) == (409, "Conflict")
     assert world.store.get_dataset("income3") is None
+
+
+def test_a_top_up_adds_to_the_grant_and_refuses_what_cannot_be(admin_client: Client,
+                                                               world: World) -> None:
+    t = world.admin_token
+    world.store.spend("alice", "income", PrivacyCost(4.0, 0.0))
+    up = call(admin_client, "POST", "/admin/grants/alice/income/top_up", t, {"add_epsilon": 2.5})
+    assert up.status_code == 200, up.json_body
+    assert (up.json_body["initial_epsilon"], up.json_body["total_spent_epsilon"],
+            up.json_body["remaining_epsilon"]) == (12.5, 4.0, 8.5)
+    assert error(call(admin_client, "POST", "/admin/grants/alice/income/top_up", t, {})) == (
+        400, "InvalidDocument")
+    assert error(call(admin_client, "POST", "/admin/grants/alice/income/top_up", t,
+                      {"add_epsilon": -1})) == (400, "InvalidDocument")
+    assert error(call(admin_client, "POST", "/admin/grants/alice/income/top_up", t,
+                      {"add_delta": 1.0})) == (409, "Conflict")  # delta past 1
+    assert error(call(admin_client, "POST", "/admin/grants/bob/income/top_up", t,
+                      {"add_epsilon": 1})) == (404, "NotFound")
+    assert error(call(admin_client, "POST", "/admin/grants/alice/income/top_up", world.token,
+                      {"add_epsilon": 1})) == (403, "UnauthorizedAccess")  # admins only
+    grant = world.store.get_grant("alice", "income")
+    assert grant is not None and grant.initial == PrivacyCost(12.5, 1e-3)
+
+
+def test_jobs_in_progress_are_listed_without_their_request(admin_client: Client,
+                                                           world: World) -> None:
+    now = datetime.now(UTC)
+    world.store.create_job(Job(uid="j1", user="alice", idempotency_key="k", fingerprint="f",
+                               kind="query", engine="smartnoise_sql", dataset="income",
+                               request={"query_str": "SELECT secret"}, cost=PrivacyCost(1, 0),
+                               lease_until=now + timedelta(minutes=1),
+                               expires_at=now + timedelta(days=1)))
+    answer = call(admin_client, "GET", "/admin/jobs", world.admin_token)
+    assert answer.status_code == 200
+    (job,) = answer.json_body["jobs"]
+    assert (job["uid"], job["user_name"], job["epsilon"], job["started"]) == ("j1", "alice",
+                                                                              1.0, False)
+    assert "SELECT secret" not in json.dumps(answer.json_body)
+    assert error(call(admin_client, "GET", "/admin/jobs", world.token)) == (
+        403, "UnauthorizedAccess")
+
+
+def test_the_dashboard_is_served_and_says_when_it_is_not_built(
+        admin_client: Client, monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    from functions.common.apps import load_app
+
+    moved = call(admin_client, "GET", "/admin/ui", None)
+    assert moved.status_code == 302 and moved.headers["Location"] == "ui/index.html"
+    dashboard = load_app("admin").routes.dashboard
+    monkeypatch.setattr(dashboard, "FOLDER", tmp_path)  # a checkout where it was not built
+    missing = call(admin_client, "GET", "/admin/ui/index.html", None)
+    assert error(missing) == (404, "NotFound")
+    assert "make dashboard" in missing.json_body["message"]
+
+
+@pytest.mark.parametrize("name", ["../../../../docs/openapi.json", "../routes.py", "ui/x.js",
+                                  ".vite.json", "index.html/..", ""])
+def test_the_dashboard_serves_only_its_own_files(name: str, world: World) -> None:
+    from functions.common.apps import load_app
+    from lomas.errors import NotFound
+
+    with pytest.raises(NotFound):
+        load_app("admin").routes.dashboard.serve(name, world.ctx.settings)

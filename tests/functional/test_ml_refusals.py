@@ -168,8 +168,12 @@ def test_the_estimates_answer_without_opening_the_data(
         assert response.status_code == 200, response.json_body
         assert response.json_body["epsilon"] == pytest.approx(1.0)
         assert response.json_body["epsilon"] <= 1.0
+        assert response.json_body["accuracy"]["available"] is False
     response = post(query_client, "/estimate_diffprivlib_cost", model(), world.token)
-    assert (response.status_code, response.json_body) == (200, {"epsilon": 1.5, "delta": 0.0})
+    assert response.status_code == 200
+    assert response.json_body == {"epsilon": 1.5, "delta": 0.0, "accuracy": {
+        "alpha": 0.05, "available": False, "reason": "not available for DiffPrivLib",
+        "columns": []}}
     assert spent(world) == PrivacyCost(0.0, 0.0)
 
 

@@ -47,3 +47,11 @@ def test_the_document_describes_every_route_with_its_errors() -> None:
     assert {"409", "422", "429"} <= set(query) and "Retry-After" in query["429"]["headers"]
     assert "404" in doc["paths"]["/admin/users/{user_name}"]["get"]["responses"]
     assert doc["paths"]["/health"]["get"]["security"] == []
+
+
+def test_only_admin_routes_name_invalid_documents() -> None:
+    paths = openapi_document()["paths"]
+    admin = paths["/admin/import"]["post"]["responses"]["400"]["description"]
+    query = paths["/smartnoise_sql_query"]["post"]["responses"]["400"]["description"]
+    assert admin.endswith("Types: InvalidDocument, InvalidQuery.") and "import document" in admin
+    assert query.endswith("Types: InvalidQuery.")

@@ -39,12 +39,17 @@ def values(stage: str, instruction: str) -> list[str]:
 
 
 def test_the_dockerfile_parses_into_its_stages() -> None:
-    assert list(stages()) == ["build", "runtime", "server", "lambda", "build-spark",
-                              "server-spark", "build-ml", "server-ml", "lambda-ml"]
+    assert list(stages()) == ["dashboard", "build", "runtime", "server", "lambda",
+                              "build-spark", "server-spark", "build-ml", "server-ml",
+                              "lambda-ml"]
     froms = [i["value"] for i in parsed() if i["instruction"] == "FROM"]
-    assert froms[2].startswith("runtime ") and froms[3].startswith("runtime ")
+    assert froms[3].startswith("runtime ") and froms[4].startswith("runtime ")
     args = [i["value"] for i in parsed() if i["instruction"] == "ARG"]
     assert any(a.startswith("PYTHON_IMAGE=python:3.13-slim") for a in args)
+    # Vite 8 runs on Node.js 20.19+ or 22.12+; the build stage takes the built dashboard.
+    assert any(a.startswith("NODE_IMAGE=node:22-") for a in args)
+    assert "--from=dashboard /src/functions/admin/chalicelib/ui functions/admin/chalicelib/ui" \
+        in values("build", "COPY")
 
 
 def test_every_copy_source_exists_and_passes_dockerignore() -> None:

@@ -88,7 +88,7 @@ def test_admin_creates_a_user(kind: str, handlers: dict, mongo_world: World) -> 
     ("admin", "GET", "/admin/nothing/here", None, None, True, 404, "NotFound"),
     ("admin", "POST", "/get_dataset_metadata", {}, None, True, 404, "NotFound"),
     ("query", "POST", "/get_dataset_metadata", None, "{not json", True, 400, "InvalidQuery"),
-    ("admin", "POST", "/admin/users", None, "[1, 2", True, 400, "InvalidQuery"),
+    ("admin", "POST", "/admin/users", None, "[1, 2", True, 400, "InvalidDocument"),
     ("query", "POST", "/get_dataset_metadata", {"dataset_name": "income"}, None, False, 401,
      "Unauthenticated"),
     ("admin", "GET", "/admin/users", None, None, False, 401, "Unauthenticated"),

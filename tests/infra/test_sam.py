@@ -162,7 +162,10 @@ def test_the_jwt_authorizer_is_a_parameter(translated: dict[str, Any], jwt: bool
     fits = {f"POST {route}": guarded for route in FIT_ROUTES}
     assert auth == {"$default": guarded, "ANY /admin/{proxy+}": guarded,
                     "POST /admin/datasets/{dataset_name}/check": guarded,
-                    "GET /health": ("NONE", None), "GET /openapi.json": ("NONE", None), **fits}
+                    "GET /health": ("NONE", None), "GET /openapi.json": ("NONE", None),
+                    # the dashboard's page loads without a token, then sends the admin's
+                    "GET /admin/ui": ("NONE", None), "GET /admin/ui/{file}": ("NONE", None),
+                    **fits}
     for function in resources(translated, "AWS::Lambda::Function").values():
         env = evaluate(function["Properties"]["Environment"]["Variables"], params)
         assert env["LOMAS_OIDC_ISSUER"] == params["OidcIssuer"]  # the functions verify too
@@ -263,6 +266,7 @@ def test_sam_build_admin_function_answers_an_event(tmp_path: Path, mongo_world: 
     assert run.returncode == 0, run.stdout + run.stderr
     package = build / "AdminFunction"
     assert (package / "functions" / "admin" / "handler.py").exists()
+    assert (package / "functions" / "admin" / "chalicelib" / "ui" / "index.html").exists()
     for heavy in ("pandas", "numpy", "pyarrow", "snsql", "opendp", "polars"):
         assert not (package / heavy).exists(), heavy
     size = sum(f.stat().st_size for f in package.rglob("*") if f.is_file())

@@ -32,7 +32,7 @@ def test_register_s3_dataset_with_s3_metadata_and_check_it(
     assert (report["rows"], report["problems"]) == (300, [])
     unknown = s3_body(moto_url, "s3bad", credentials_name="nope")
     assert error(call(admin_client, "POST", "/admin/datasets", t, unknown)) == (
-        400, "InvalidQuery")
+        400, "InvalidDocument")
     assert error(call(admin_client, "POST", "/admin/datasets/ghost/check", t)) == (
         404, "NotFound")
 
@@ -62,7 +62,7 @@ def test_register_http_dataset(admin_client: Client, world: World) -> None:
         bad = dict(body, dataset_name="webbad",
                    metadata_access={"type": "http", "url": url + "/missing.yaml"})
         assert error(call(admin_client, "POST", "/admin/datasets", world.admin_token, bad)) == (
-            400, "InvalidQuery")
+            400, "InvalidDocument")
 
 
 def test_bulk_yaml_with_an_s3_dataset(admin_client: Client, world: World, moto_url: str) -> None:

@@ -61,6 +61,26 @@ def test_previous_queries_are_a_frame_with_running_totals(client: Client) -> Non
     assert record["request"]["query_str"] == count and record["idempotency_key"]
 
 
+def test_cost_says_its_accuracy_at_the_alpha_asked(client: Client, world: World) -> None:
+    import opendp.prelude as dp
+
+    query = "SELECT COUNT(*) AS n, AVG(income) AS a FROM income"
+    cost = client.smartnoise_sql.cost(query, epsilon=1.0, delta=1e-5, alpha=0.1)
+    assert cost.accuracy is not None and cost.accuracy.alpha == 0.1
+    assert cost.describe() == (f"ε 3, δ {cost.delta:.4g}; at 90% confidence COUNT(*) "
+                               "within ±2.303, AVG(income) not available")
+    assert client.smartnoise_sql.cost(query, 1.0, 1e-5).accuracy.alpha == 0.05  # type: ignore[union-attr]
+    count = client.opendp.context(dp.loss_of(epsilon=1.0)).query().select(dp.len())
+    opendp_cost = client.opendp.cost(count, alpha=0.1)
+    assert opendp_cost.accuracy is not None
+    assert opendp_cost.accuracy.columns[0].bound == pytest.approx(
+        count.summarize(alpha=0.1)["accuracy"][0])
+    assert "len (Frame Length) within ±" in opendp_cost.describe()
+    synth = client.smartnoise_synth.cost("mwem", epsilon=1.0, select_cols=["sex"], alpha=0.2)
+    assert synth.describe() == "ε 1, δ 0; accuracy not available for SmartNoise-Synth"
+    assert world.store.get_grant("alice", "income").spent == PrivacyCost(0.0, 0.0)
+
+
 def test_metadata_and_dummy(client: Client) -> None:
     metadata = client.get_dataset_metadata()
     assert metadata["columns"]["age"] == {"type": "int", "nullable": False, "lower": 18,

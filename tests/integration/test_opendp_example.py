@@ -1,4 +1,5 @@
-"""The README's OpenDP example runs against a live server and is charged what OpenDP maps."""
+"""The researcher guide's OpenDP example runs against a live server and is charged what
+OpenDP maps."""
 
 from __future__ import annotations
 

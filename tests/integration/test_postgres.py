@@ -16,7 +16,12 @@ from pydantic import ValidationError
 from lomas import demo
 from lomas.domain import Dataset, PrivacyCost, User
 from lomas.engines import ENGINES
-from lomas.errors import DatasetUnavailable, ExternalLibraryError, InvalidQuery
+from lomas.errors import (
+    DatasetUnavailable,
+    ExternalLibraryError,
+    InvalidDocument,
+    InvalidQuery,
+)
 from lomas.services import admin, querying
 from lomas.testing.fakes import InMemoryStore
 from lomas_contract import models as m
@@ -198,7 +203,7 @@ def test_registration_validates_the_table_name_and_the_credentials(world_pg: Wor
     request = m.CreateDatasetRequest(
         dataset_name="nope", metadata=META,
         dataset_access=PostgresAccess(credentials_name="no_such_secret", table="public.x"))
-    with pytest.raises(InvalidQuery, match="unknown credentials name"):
+    with pytest.raises(InvalidDocument, match="unknown credentials name"):
         admin.create_dataset(world_pg.ctx, request)
 
 
@@ -294,7 +299,7 @@ def test_registration_checks_a_table_against_its_metadata(world_pg: World) -> No
     wrong = META.model_dump()
     wrong["columns"]["height"] = {"type": "float", "lower": 0, "upper": 3}
     wrong["columns"]["sex"] = {"type": "int", "lower": 0, "upper": 1}
-    with pytest.raises(InvalidQuery, match=r"sex: type.*height: missing from the table"):
+    with pytest.raises(InvalidDocument, match=r"sex: type.*height: missing from the table"):
         admin.create_dataset(world_pg.ctx, m.CreateDatasetRequest(
             dataset_name="census_bad", dataset_access=access, metadata=wrong))
     assert world_pg.store.get_dataset("census_bad") is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -62,6 +63,26 @@ def test_cli_over_the_admin_api(live_server: LiveServer) -> None:
     assert run(live_server, "users", "set", "bob", "--no-may-query").exit_code == 0
     missing = run(live_server, "users", "show", "ghost")
     assert missing.exit_code == 1 and "NotFound" in missing.output
+
+
+def test_cli_grants_add_tops_up_and_keeps_what_is_spent(live_server: LiveServer) -> None:
+    live_server.world.store.spend("alice", "income", PrivacyCost(1.0, 0.0))
+    before = live_server.world.store.get_grant("alice", "income")
+    assert before is not None
+    added = run(live_server, "--json", "grants", "add", "alice", "income", "--epsilon", "2.5",
+                "--delta", "1e-5")
+    assert added.exit_code == 0, added.output
+    grant = json.loads(added.output)
+    assert grant["initial_epsilon"] == pytest.approx(before.initial.epsilon + 2.5)
+    assert grant["initial_delta"] == pytest.approx(before.initial.delta + 1e-5)
+    assert grant["total_spent_epsilon"] == pytest.approx(1.0)
+    assert grant["remaining_epsilon"] == pytest.approx(before.remaining.epsilon + 2.5)
+    nothing = run(live_server, "grants", "add", "alice", "income")
+    assert nothing.exit_code == 1 and "add_epsilon or add_delta" in nothing.output
+    assert "Traceback" not in nothing.output
+    missing = run(live_server, "grants", "add", "ghost", "income", "--epsilon", "1")
+    assert missing.exit_code == 1 and "NotFound" in missing.output
+    assert run(live_server, "--json", "jobs").output.strip() == "[]"
 
 
 def test_cli_datasets_delete_asks_first_and_says_what_it_keeps(live_server: LiveServer) -> None:

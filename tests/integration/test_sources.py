@@ -12,7 +12,7 @@ import pytest
 
 from lomas import demo
 from lomas.domain import Dataset
-from lomas.errors import DatasetUnavailable, InvalidQuery
+from lomas.errors import DatasetUnavailable, InvalidDocument
 from lomas.sources.http import HttpSource
 from lomas.sources.local import LocalSource
 from lomas.sources.registry import Sources
@@ -80,7 +80,7 @@ def test_unknown_credentials_name_fails_cleanly(moto_url: str, secrets_file: Pat
                                                 tmp_path: Path, caplog) -> None:
     ldr = loader(tmp_path, secrets_file)
     access = s3("income.csv", moto_url, credentials_name="nobody")
-    with pytest.raises(InvalidQuery, match="unknown credentials name"):
+    with pytest.raises(InvalidDocument, match="unknown credentials name"):
         ldr.validate_access(access)
     with caplog.at_level(logging.ERROR), pytest.raises(DatasetUnavailable) as info:
         ldr.open(Dataset("income", access, META)).frame()
@@ -125,7 +125,7 @@ def test_a_data_file_must_be_csv_or_parquet(tmp_path: Path) -> None:
     ldr = loader(tmp_path)
     for access in (LocalAccess(path="income.yaml"), LocalAccess(path="data.txt"),
                    LocalAccess(path="income.bin", format="json")):
-        with pytest.raises(InvalidQuery, match="format"):
+        with pytest.raises(InvalidDocument, match="format"):
             ldr.validate_access(access)
     ldr.validate_access(LocalAccess(path="income.bin", format="parquet"))
 
@@ -137,7 +137,7 @@ def test_local_escapes_are_rejected(tmp_path: Path) -> None:
     os.symlink(tmp_path / "outside.csv", root / "link.csv")
     ldr = loader(root)
     for path in ("../outside.csv", "link.csv", str(tmp_path / "outside.csv"), "a/../../x.csv"):
-        with pytest.raises(InvalidQuery, match="data root"):
+        with pytest.raises(InvalidDocument, match="data root"):
             ldr.validate_access(LocalAccess(path=path))
         with pytest.raises(DatasetUnavailable):
             ldr.open(Dataset("d", LocalAccess(path=path), META)).frame()

@@ -13,7 +13,7 @@ import pytest
 
 from lomas.adapters.sqlite import SqliteStore
 from lomas.domain import ArchiveRecord, Dataset, Job, PrivacyCost, User
-from lomas.errors import InvalidQuery
+from lomas.errors import InvalidDocument
 from lomas.ports import StateStore
 from lomas.services import transfer
 from lomas.services.access import authenticate
@@ -177,7 +177,7 @@ def test_a_record_that_differs_refuses_the_whole_import(target) -> None:
 ])
 def test_a_file_that_is_not_an_export_is_refused_with_its_line(text: str, message: str) -> None:
     store = InMemoryStore()
-    with pytest.raises(InvalidQuery) as refused:
+    with pytest.raises(InvalidDocument) as refused:
         transfer.import_store(store, io.StringIO(text))
     assert refused.value.message.startswith(message)
     assert "\n" not in refused.value.message

@@ -1,10 +1,14 @@
 """A small OIDC provider on loopback, for the tests: discovery, JWKS, device authorization,
-and a token endpoint for the client-credentials, device-code and refresh-token grants.
+an authorization endpoint (code with PKCE, for a browser: it signs in `browser_user` at
+once), and a token endpoint for the client-credentials, device-code, authorization-code
+and refresh-token grants. Its answers allow any origin (CORS), as a provider does for a
+public client in a browser.
 Tokens are RS256 JWTs signed with a test key; `mint` makes any token a test needs."""
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import hmac
 import json
 import secrets
@@ -13,7 +17,7 @@ import time
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from joserfc import jwt
 from joserfc.jwk import RSAKey
@@ -38,6 +42,8 @@ class Provider:
         self.hits: Counter[str] = Counter()
         self.devices: dict[str, dict[str, Any]] = {}
         self.refresh_tokens: dict[str, str] = {}
+        self.browser_user: str | None = None
+        self.codes: dict[str, dict[str, str]] = {}
         provider = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -50,12 +56,23 @@ class Provider:
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.send_header("Cache-Control", "no-store")
+                self.send_header("Access-Control-Allow-Origin", "*")
                 self.end_headers()
                 self.wfile.write(data)
 
             def do_GET(self) -> None:
-                provider.hits[self.path] += 1
-                if self.path == "/realms/nso/.well-known/openid-configuration":
+                provider.hits[self.path.split("?", 1)[0]] += 1
+                if self.path.startswith("/realms/nso/auth?"):
+                    status, where = provider.authorize(
+                        {k: v[0] for k, v in parse_qs(urlsplit(self.path).query).items()})
+                    if status != 302:
+                        self._send(status, {"error": where})
+                        return
+                    self.send_response(302)
+                    self.send_header("Location", where)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                elif self.path == "/realms/nso/.well-known/openid-configuration":
                     self._send(200, provider.discovery())
                 elif self.path == "/realms/nso/jwks":
                     self._send(200, {"keys": [k.as_dict(private=False, use="sig", alg="RS256")
@@ -88,8 +105,11 @@ class Provider:
             "issuer": self.issuer,
             "jwks_uri": f"{self.issuer}/jwks",
             "token_endpoint": f"{self.issuer}/token",
+            "authorization_endpoint": f"{self.issuer}/auth",
+            "code_challenge_methods_supported": ["S256"],
             "device_authorization_endpoint": f"{self.issuer}/device",
-            "grant_types_supported": ["client_credentials", DEVICE_GRANT, "refresh_token"],
+            "grant_types_supported": ["client_credentials", DEVICE_GRANT, "refresh_token",
+                                      "authorization_code"],
             "id_token_signing_alg_values_supported": ["RS256"],
         }
 
@@ -146,6 +166,34 @@ class Provider:
             if device["user_code"] == user_code:
                 device["user"] = user
 
+    def authorize(self, query: dict[str, str]) -> tuple[int, str]:
+        """The browser at the authorization endpoint: (302, where to) or (400, error)."""
+        client = self.clients.get(query.get("client_id", ""))
+        if client is None or client[0] is not None:  # a public client only, here
+            return 400, "invalid_client"
+        if query.get("response_type") != "code" or "openid" not in query.get("scope", ""):
+            return 400, "invalid_request"
+        if query.get("code_challenge_method") != "S256" or not query.get("code_challenge"):
+            return 400, "invalid_request: PKCE with S256 is required"
+        state = query.get("state", "")
+        if self.browser_user is None:  # the person said no: back to the client, saying so
+            return 302, f"{query['redirect_uri']}?{urlencode({'error': 'access_denied',
+                                                                'state': state})}"
+        code = secrets.token_urlsafe(16)
+        self.codes[code] = {"user": self.browser_user, "client_id": query["client_id"],
+                            "redirect_uri": query["redirect_uri"],
+                            "challenge": query["code_challenge"]}
+        return 302, f"{query['redirect_uri']}?{urlencode({'code': code, 'state': state})}"
+
+    def _code(self, form: dict[str, str]) -> tuple[int, dict[str, Any]]:
+        found = self.codes.pop(form.get("code", ""), None)  # a code is used once
+        verifier = form.get("code_verifier", "")
+        if (found is None or found["client_id"] != form.get("client_id")
+                or found["redirect_uri"] != form.get("redirect_uri")
+                or b64(hashlib.sha256(verifier.encode()).digest()) != found["challenge"]):
+            return 400, {"error": "invalid_grant"}
+        return 200, self._tokens(found["user"], refresh=False)
+
     def post(self, path: str, form: dict[str, str]) -> tuple[int, dict[str, Any]]:
         client = self.clients.get(form.get("client_id", ""))
         if client is None:
@@ -174,6 +222,8 @@ class Provider:
                 return 400, {"error": "authorization_pending"}
             del self.devices[form["device_code"]]
             return 200, self._tokens(device["user"], refresh=True)
+        if grant == "authorization_code":
+            return self._code(form)
         if grant == "refresh_token":
             user = self.refresh_tokens.pop(form.get("refresh_token", ""), None)
             if user is None:

@@ -6,6 +6,9 @@ import pytest
 import requests
 
 from lomas_client import (
+    InvalidDocumentError,
+    InvalidQueryError,
+    InvalidRequestError,
     LomasClientError,
     PayloadTooLargeError,
     RateLimitedError,
@@ -27,9 +30,16 @@ def response(status: int, body: bytes) -> requests.Response:
     (502, b"<html>Bad Gateway</html>", ServiceUnavailableError),
     (418, b"teapot", LomasClientError),
     (403, b'{"type": "UnauthorizedAccess", "message": "No grant."}', UnauthorizedAccessError),
+    (400, b'{"type": "InvalidDocument", "message": "Bad metadata."}', InvalidDocumentError),
+    (400, b'{"type": "InvalidQuery", "message": "Bad SQL."}', InvalidQueryError),
 ])
 def test_errors_map_by_type_then_by_status(status: int, body: bytes,
                                            error: type[Exception]) -> None:
     with pytest.raises(error) as caught:
         raise_for_error(response(status, body))
     assert type(caught.value) is error and caught.value.status == status
+
+
+def test_both_kinds_of_bad_input_are_invalid_requests() -> None:
+    assert issubclass(InvalidDocumentError, InvalidRequestError)
+    assert issubclass(InvalidQueryError, InvalidRequestError)

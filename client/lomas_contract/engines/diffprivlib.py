@@ -17,7 +17,13 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from lomas_contract.base import DatasetRequest, DummyFields, EngineResult, EngineSpec
+from lomas_contract.base import (
+    AccuracyFields,
+    DatasetRequest,
+    DummyFields,
+    EngineResult,
+    EngineSpec,
+)
 
 MODULE = "diffprivlib"
 VERSION = "0.6.6"
@@ -48,6 +54,10 @@ class DiffPrivLibCostRequest(DatasetRequest):
         description="Spend this much more to release the model's score on the held-out "
         "split through a DP mechanism (accuracy for a classifier, mean squared error for "
         "a regressor); 0: no score.")
+
+
+class DiffPrivLibEstimateRequest(DiffPrivLibCostRequest, AccuracyFields):
+    """/estimate_diffprivlib_cost: the fit's priced fields, and alpha."""
 
 
 class DiffPrivLibRequest(DiffPrivLibCostRequest):
@@ -81,7 +91,7 @@ class DiffPrivLibResult(EngineResult):
         return TrainedModel(rebuild(self.model), self.score, self.score_metric, self.model)
 
 
-SPEC = EngineSpec("diffprivlib", "DiffPrivLib", DiffPrivLibCostRequest, DiffPrivLibRequest,
+SPEC = EngineSpec("diffprivlib", "DiffPrivLib", DiffPrivLibEstimateRequest, DiffPrivLibRequest,
                   DiffPrivLibDummyRequest, DiffPrivLibResult)
 
 

@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from lomas_contract.base import (
+    AccuracyFields,
     DatasetMetadata,
     DatasetRequest,
     Delta,
@@ -27,6 +28,10 @@ class OpenDPCostRequest(DatasetRequest):
                              description="A Measurement serialized with opendp.serialize.")
     fixed_delta: Delta | None = Field(
         default=None, description="For zCDP and smoothed pipelines: the delta to charge.")
+
+
+class OpenDPEstimateRequest(OpenDPCostRequest, AccuracyFields):
+    """/estimate_opendp_cost: the pipeline's priced fields, and alpha."""
 
 
 class OpenDPRequest(OpenDPCostRequest):
@@ -52,7 +57,7 @@ class OpenDPResult(EngineResult):
         return pd.DataFrame.from_dict(self.df, orient="tight")
 
 
-SPEC = EngineSpec("opendp", "OpenDP", OpenDPCostRequest, OpenDPRequest, OpenDPDummyRequest,
+SPEC = EngineSpec("opendp", "OpenDP", OpenDPEstimateRequest, OpenDPRequest, OpenDPDummyRequest,
                   OpenDPResult)
 
 

@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field
 
 from lomas_contract.base import (
+    AccuracyFields,
     DatasetRequest,
     Delta,
     DummyFields,
@@ -23,6 +24,10 @@ class SmartnoiseSqlCostRequest(DatasetRequest):
     mechanisms: dict[str, str] = Field(default_factory=dict)
 
 
+class SmartnoiseSqlEstimateRequest(SmartnoiseSqlCostRequest, AccuracyFields):
+    """/estimate_smartnoise_sql_cost: the query's priced fields, and alpha."""
+
+
 class SmartnoiseSqlRequest(SmartnoiseSqlCostRequest):
     postprocess: bool = True
 
@@ -35,5 +40,5 @@ class SmartnoiseSqlResult(FrameResult):
     type: Literal["smartnoise_sql"] = "smartnoise_sql"
 
 
-SPEC = EngineSpec("smartnoise_sql", "SmartNoise-SQL", SmartnoiseSqlCostRequest,
+SPEC = EngineSpec("smartnoise_sql", "SmartNoise-SQL", SmartnoiseSqlEstimateRequest,
                   SmartnoiseSqlRequest, SmartnoiseSqlDummyRequest, SmartnoiseSqlResult)

@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from lomas_contract.base import (
+    AccuracyFields,
     DatasetRequest,
     Delta,
     DummyFields,
@@ -60,6 +61,10 @@ class SmartnoiseSynthCostRequest(DatasetRequest):
         "constraints as code text. Every bound and category comes from the metadata.")
 
 
+class SmartnoiseSynthEstimateRequest(SmartnoiseSynthCostRequest, AccuracyFields):
+    """/estimate_smartnoise_synth_cost: the fit's priced fields, and alpha."""
+
+
 class SmartnoiseSynthRequest(SmartnoiseSynthCostRequest):
     return_model: bool = Field(
         default=False, description="Refused when true: a fitted synthesizer is a Python "
@@ -80,5 +85,5 @@ class SmartnoiseSynthResult(FrameResult):
     type: Literal["smartnoise_synth"] = "smartnoise_synth"
 
 
-SPEC = EngineSpec("smartnoise_synth", "SmartNoise-Synth", SmartnoiseSynthCostRequest,
+SPEC = EngineSpec("smartnoise_synth", "SmartNoise-Synth", SmartnoiseSynthEstimateRequest,
                   SmartnoiseSynthRequest, SmartnoiseSynthDummyRequest, SmartnoiseSynthResult)

@@ -1,8 +1,9 @@
 """Admin routes (admin token required), from the route table. Each view: parse, one
 service, serialise."""
 
-from chalice import Blueprint
+from chalice import Blueprint, Response
 
+from chalicelib import dashboard
 from chalicelib.wiring import deps
 from functions.common.api import Call, expose
 from lomas.services import admin
@@ -87,6 +88,17 @@ def delete_grant(call: Call, user_name: str, dataset_name: str) -> m.GrantRevoke
     return admin.delete_grant(call.ctx, user_name, dataset_name)
 
 
+@expose(bp, deps, r.TOP_UP_GRANT)
+def top_up_grant(call: Call, req: m.TopUpRequest, user_name: str,
+                 dataset_name: str) -> m.GrantInfo:
+    return admin.top_up_grant(call.ctx, user_name, dataset_name, req)
+
+
+@expose(bp, deps, r.LIST_JOBS)
+def list_jobs(call: Call) -> m.JobsResponse:
+    return admin.list_jobs(call.ctx)
+
+
 @expose(bp, deps, r.LIST_ARCHIVES)
 def list_archives(call: Call) -> m.ArchivesResponse:
     return admin.archives(call.ctx, call.query_param("user_name"), call.query_param("dataset_name"))
@@ -96,3 +108,13 @@ def list_archives(call: Call) -> m.ArchivesResponse:
 def import_document(call: Call) -> m.ImportResponse:
     doc = admin.parse_import((call.request.raw_body or b"").decode("utf-8", errors="replace"))
     return admin.import_document(call.ctx, doc)
+
+
+@expose(bp, deps, r.DASHBOARD)
+def dashboard_page() -> Response:
+    return dashboard.redirect()
+
+
+@expose(bp, deps, r.DASHBOARD_FILE)
+def dashboard_file(file: str) -> Response:
+    return dashboard.serve(file, deps().settings)

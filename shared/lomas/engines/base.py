@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from lomas.domain import Capability, Dataset, PrivacyCost
 from lomas.ports import Handle
-from lomas_contract.base import DatasetRequest, EngineResult, EngineSpec
+from lomas_contract.base import Accuracy, DatasetRequest, EngineResult, EngineSpec
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,10 @@ class Prepared:
     fit: Fit | None = None
     """A fit in a child process: every parameter was checked before the charge, and a
     dummy-data preflight would cost as much as the fit, so none is run."""
+    accuracy: Callable[[float], Accuracy] | None = None
+    """The released statistics' accuracy at a significance level alpha, from the request
+    and the metadata only (never the data), for a cost estimate. None: the engine cannot
+    tell before it runs."""
 
 
 class Engine(Protocol):

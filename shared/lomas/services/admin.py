@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import yaml
-from pydantic import ValidationError
-
-from lomas import yaml12
 from lomas.domain import Dataset, Grant, PrivacyCost, User
-from lomas.errors import Conflict, InvalidQuery, NotFound
+from lomas.errors import Conflict, InvalidDocument, NotFound
 from lomas.ports import StateStore
 from lomas.services.context import Context
 from lomas.services.researcher import previous_query
@@ -62,7 +58,7 @@ def rotate_token(ctx: Context, name: str) -> m.UserToken:
 
 
 def _metadata(ctx: Context, req: m.CreateDatasetRequest) -> m.DatasetMetadata:
-    """Inline, or read from a local path, S3 or HTTP. Raises InvalidQuery."""
+    """Inline, or read from a local path, S3 or HTTP. Raises InvalidDocument."""
     if req.metadata is not None:
         return req.metadata
     access = req.metadata_access or LocalAccess(path=req.metadata_path or "")
@@ -73,26 +69,34 @@ UNUSABLE = ("missing from the table", "type", "cannot load", "no table")
 """Problems that refuse a table's registration: queries could not run on it."""
 
 
-def _checked(ctx: Context, req: m.CreateDatasetRequest) -> Dataset:
-    """The dataset to register, its access checked and its metadata read once. A table in
-    a database (nothing to download) is checked against the metadata now: a missing
-    column or another type refuses it. Raises InvalidQuery."""
+def requested_dataset(ctx: Context, req: m.CreateDatasetRequest) -> Dataset:
+    """The dataset a request describes, its access checked and its metadata read once.
+    Raises InvalidDocument."""
     ctx.sources.validate_access(req.dataset_access)
-    dataset = Dataset(req.dataset_name, req.dataset_access, _metadata(ctx, req))
+    return Dataset(req.dataset_name, req.dataset_access, _metadata(ctx, req))
+
+
+def checked_dataset(ctx: Context, req: m.CreateDatasetRequest,
+                    dataset: Dataset | None = None) -> Dataset:
+    """The dataset to register (`requested_dataset`). A table in a database (nothing to
+    download) is checked against the metadata now: a missing column or another type
+    refuses it. Raises InvalidDocument."""
+    dataset = dataset or requested_dataset(ctx, req)
     if ctx.sources.pushes_down(dataset.access):
         report = ctx.sources.check(dataset)
         if unusable := [p for p in report.problems if p.problem.startswith(UNUSABLE)]:
-            raise InvalidQuery("The table does not match the metadata (fix one or the other, "
-                               "then register it again): " + "; ".join(
-                                   f"{p.column or 'table'}: {p.problem}" for p in unusable))
+            raise InvalidDocument(
+                "The table does not match the metadata (fix one or the other, then register "
+                "it again): " + "; ".join(f"{p.column or 'table'}: {p.problem}"
+                                          for p in unusable))
     return dataset
 
 
 def create_dataset(ctx: Context, req: m.CreateDatasetRequest,
                    dataset: Dataset | None = None) -> m.DatasetInfo:
     """Register a dataset, or bring a retired one of that name back with this access and
-    metadata (its grants resume). Raises Conflict, InvalidQuery (access or metadata)."""
-    dataset = dataset or _checked(ctx, req)
+    metadata (its grants resume). Raises Conflict, InvalidDocument (access or metadata)."""
+    dataset = dataset or checked_dataset(ctx, req)
     metadata = dataset.metadata
     ctx.store.create_dataset(dataset)
     return m.DatasetInfo(dataset_name=dataset.name, dataset_access=dataset.access,
@@ -103,7 +107,7 @@ def list_datasets(ctx: Context) -> m.DatasetsResponse:
     return m.DatasetsResponse(datasets=ctx.store.list_datasets())
 
 
-def _no_dataset(store: StateStore, name: str) -> NotFound:
+def no_dataset(store: StateStore, name: str) -> NotFound:
     """The refusal of a dataset that is not active: unknown, or retired (then said so)."""
     if any(d.name == name and retired for d, retired in store.list_dataset_records()):
         return NotFound(f"Dataset {name!r} is retired: register it again under that name "
@@ -114,7 +118,7 @@ def _no_dataset(store: StateStore, name: str) -> NotFound:
 def _active(store: StateStore, name: str) -> Dataset:
     dataset = store.get_dataset(name)
     if dataset is None:
-        raise _no_dataset(store, name)
+        raise no_dataset(store, name)
     return dataset
 
 
@@ -148,7 +152,7 @@ def delete_dataset(ctx: Context, name: str) -> m.DatasetRetired:
     """Retire a dataset: it can no longer be queried; its grants, their spent budgets and
     its archives stay, and registering its name again resumes them. Raises NotFound."""
     if not ctx.store.delete_dataset(name):
-        raise _no_dataset(ctx.store, name)
+        raise no_dataset(ctx.store, name)
     ctx.handles.forget(name)
     kept = sum(g.dataset == name for g in ctx.store.list_grants())
     grants = f"{kept} grant" + ("" if kept == 1 else "s")
@@ -174,6 +178,25 @@ def put_grant(ctx: Context, user: str, dataset: str, req: m.GrantRequest) -> m.G
     _active(ctx.store, dataset)
     initial = PrivacyCost(req.initial_epsilon, req.initial_delta)
     return grant_info(ctx.store.put_grant(user, dataset, initial))
+
+
+def top_up_grant(ctx: Context, user: str, dataset: str, req: m.TopUpRequest) -> m.GrantInfo:
+    """Add to a grant's initial and remaining budget, in one atomic update. Raises
+    NotFound (no grant, or its dataset retired), Conflict (delta past 1)."""
+    _active(ctx.store, dataset)
+    grant = ctx.store.top_up_grant(user, dataset, PrivacyCost(req.add_epsilon, req.add_delta))
+    if grant is None:
+        raise NotFound(f"User {user!r} has no grant on {dataset!r}: set one first.")
+    return grant_info(grant)
+
+
+def list_jobs(ctx: Context) -> m.JobsResponse:
+    """The background queries in progress, oldest lease first; never their requests."""
+    return m.JobsResponse(jobs=[
+        m.JobInfo(uid=j.uid, user_name=j.user, dataset_name=j.dataset, engine=j.engine,
+                  kind=j.kind, epsilon=j.cost.epsilon, delta=j.cost.delta, started=j.started,
+                  lease_until=j.lease_until)
+        for j in ctx.store.list_jobs_in_progress()])
 
 
 def list_grants(ctx: Context, user: str | None) -> m.GrantsResponse:
@@ -221,55 +244,16 @@ def archives(ctx: Context, user: str | None, dataset: str | None) -> m.ArchivesR
 
 
 def parse_import(text: str) -> m.ImportDocument:
-    """Parse the bulk YAML document. Raises InvalidQuery."""
-    try:
-        return m.ImportDocument.model_validate(yaml12.load(text) or {})
-    except yaml.YAMLError as exc:
-        raise InvalidQuery("The import document is not valid YAML.") from exc
-    except ValidationError as exc:
-        raise InvalidQuery(f"The import document is not valid: {exc}") from exc
+    """The bulk YAML document (`lomas.services.bulk`). Raises InvalidDocument."""
+    from lomas.services import bulk  # bulk builds on this module's use cases
 
-
-def _check_import(ctx: Context, doc: m.ImportDocument) -> list[Dataset]:
-    """Refuse the whole document before writing anything if a part of it cannot apply.
-
-    Returns the datasets to register, their metadata already read.
-    """
-    users = [u.user_name for u in doc.users]
-    datasets = [d.dataset_name for d in doc.datasets]
-    for kind, names, exists in (("User", users, ctx.store.get_user),
-                                ("Dataset", datasets, ctx.store.get_dataset)):
-        if len(set(names)) != len(names):
-            raise InvalidQuery(f"{kind} names repeat in the import document.")
-        if taken := [n for n in names if exists(n) is not None]:
-            raise Conflict(f"{kind}(s) already exist: {', '.join(taken)}.")
-    checked = [_checked(ctx, d) for d in doc.datasets]
-    for g in doc.grants:
-        if g.user_name not in users and ctx.store.get_user(g.user_name) is None:
-            raise NotFound(f"User {g.user_name!r} does not exist.")
-        if g.dataset_name not in datasets and ctx.store.get_dataset(g.dataset_name) is None:
-            raise _no_dataset(ctx.store, g.dataset_name)
-        kept = ctx.store.get_grant(g.user_name, g.dataset_name)  # a resumed dataset's, say
-        if kept is not None and (kept.spent.epsilon > g.initial_epsilon
-                                 or kept.spent.delta > g.initial_delta):
-            raise Conflict(f"User {g.user_name!r} has spent epsilon {kept.spent.epsilon}, "
-                           f"delta {kept.spent.delta} on {g.dataset_name!r} already: grant "
-                           "at least that.")
-    return checked
+    return bulk.parse_import(text)
 
 
 def import_document(ctx: Context, doc: m.ImportDocument) -> m.ImportResponse:
-    """Create users, datasets and grants, after checking that all of them can apply.
+    """Create what the document holds and the store lacks, all or nothing; what the store
+    holds equal is left unchanged (`lomas.services.bulk`). Raises Conflict, NotFound or
+    InvalidDocument with nothing written."""
+    from lomas.services import bulk
 
-    Raises Conflict, NotFound or InvalidQuery with nothing written.
-    """
-    checked = _check_import(ctx, doc)
-    users = [create_user(ctx, u) for u in doc.users]
-    datasets = [create_dataset(ctx, d, dataset).dataset_name
-                for d, dataset in zip(doc.datasets, checked, strict=True)]
-    grants = [
-        put_grant(ctx, g.user_name, g.dataset_name,
-                  m.GrantRequest(initial_epsilon=g.initial_epsilon, initial_delta=g.initial_delta))
-        for g in doc.grants
-    ]
-    return m.ImportResponse(users=users, datasets=datasets, grants=grants)
+    return bulk.import_document(ctx, doc)

@@ -230,11 +230,17 @@ def _unavailable(engine: Engine, missing: str | None) -> errors.EngineUnavailabl
 
 def estimate_cost(ctx: Context, user: User, engine: Engine,
                   req: DatasetRequest) -> m.CostResponse:
-    """What the query would be charged. Raises UnauthorizedAccess, InvalidQuery, RateLimited."""
+    """What the query would be charged, and its accuracy where the engine can tell before
+    it runs (from the request and the metadata only: nothing is read, nothing spent).
+    Raises UnauthorizedAccess, InvalidQuery, RateLimited."""
     dataset, _ = dataset_for(ctx.store, user, req.dataset_name)
     ratelimit.admit(ctx, user)
-    cost = prepare(ctx, engine, dataset, req).cost
-    return m.CostResponse(epsilon=cost.epsilon, delta=cost.delta)
+    prepared = prepare(ctx, engine, dataset, req)
+    cost = prepared.cost
+    alpha = req.alpha if isinstance(req, m.AccuracyFields) else m.DEFAULT_ALPHA
+    accuracy = (prepared.accuracy(alpha) if prepared.accuracy is not None else
+                m.Accuracy.unavailable(alpha, f"not available for {engine.spec.label}"))
+    return m.CostResponse(epsilon=cost.epsilon, delta=cost.delta, accuracy=accuracy)
 
 
 def preflight(ctx: Context, engine: Engine, dataset: Dataset, request: dict[str, Any],

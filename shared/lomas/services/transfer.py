@@ -24,7 +24,7 @@ from typing import Annotated, Any, Literal, TextIO
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from lomas.domain import ArchiveRecord, Dataset, Grant, PrivacyCost, User
-from lomas.errors import Conflict, InvalidQuery
+from lomas.errors import Conflict, InvalidDocument
 from lomas.ports import StateStore
 from lomas_contract.models import DatasetAccess, DatasetMetadata
 
@@ -194,7 +194,7 @@ _REWRITE = "give the file `lomas-admin store export` wrote, unedited"
 
 
 def read_export(lines: Iterable[str]) -> list[Record]:
-    """The records of an export. Raises InvalidQuery (the line and what is wrong)."""
+    """The records of an export. Raises InvalidDocument (the line and what is wrong)."""
     found: list[Record] = []
     keys: set[str] = set()
     header = False
@@ -207,11 +207,11 @@ def read_export(lines: Iterable[str]) -> list[Record]:
             continue
         record = _record(number, text)
         if record.key in keys:
-            raise InvalidQuery(f"line {number}: a second {record.key}; {_REWRITE}.")
+            raise InvalidDocument(f"line {number}: a second {record.key}; {_REWRITE}.")
         keys.add(record.key)
         found.append(record)
     if not header:
-        raise InvalidQuery(f"The file is empty; {_REWRITE}.")
+        raise InvalidDocument(f"The file is empty; {_REWRITE}.")
     return found
 
 
@@ -221,7 +221,7 @@ def _record(number: int, text: str) -> Record:
     except ValidationError as exc:
         problem = exc.errors()[0]
         where = ".".join(str(part) for part in problem["loc"])
-        raise InvalidQuery(f"line {number}: not a record of a Lomas export ({where}: "
+        raise InvalidDocument(f"line {number}: not a record of a Lomas export ({where}: "
                            f"{problem['msg']}); {_REWRITE}.") from None
 
 
@@ -229,10 +229,10 @@ def _header(number: int, text: str) -> None:
     try:
         header = Header.model_validate_json(text)
     except ValidationError:
-        raise InvalidQuery(f'line {number}: not a Lomas export (it must begin with the '
+        raise InvalidDocument(f'line {number}: not a Lomas export (it must begin with the '
                            f'{{"kind": "{FORMAT}", ...}} header); {_REWRITE}.') from None
     if header.version != VERSION:
-        raise InvalidQuery(f"line {number}: export version {header.version}, but this Lomas "
+        raise InvalidDocument(f"line {number}: export version {header.version}, but this Lomas "
                            f"reads version {VERSION} only; import it with the Lomas that "
                            "wrote it.")
 
@@ -276,7 +276,7 @@ def plan_import(store: StateStore, incoming: list[Record]) -> tuple[list[Record]
 def import_store(store: StateStore, lines: Iterable[str],
                  dry_run: bool = False) -> ImportReport:
     """Write the export's records the store lacks, or nothing if any record conflicts
-    with the store's own. Raises InvalidQuery (an unreadable file), Conflict (a record
+    with the store's own. Raises InvalidDocument (an unreadable file), Conflict (a record
     that appeared meanwhile: the servers were not stopped), StoreUnavailable."""
     new, report = plan_import(store, read_export(lines))
     for record in sorted(new, key=lambda r: KINDS.index(r.kind)):

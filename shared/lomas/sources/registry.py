@@ -15,7 +15,13 @@ from typing import TYPE_CHECKING, cast
 from pydantic import ValidationError
 
 from lomas.domain import Capability, Dataset, DatasetAccess
-from lomas.errors import DatasetUnavailable, InvalidQuery
+from lomas.errors import (
+    DatasetUnavailable,
+    InvalidDocument,
+    InvalidQuery,
+    InvalidRequest,
+    validation_details,
+)
 from lomas.ports import Handle, SecretStore, Source
 from lomas.sources.base import SourceError, unloadable
 from lomas.sources.files import formats
@@ -46,11 +52,12 @@ class Sources:
         return cls({kind: cast(Source, import_module(f"lomas.sources.{kind}").build(
             settings, secrets)) for kind in ACCESS})
 
-    def _source(self, access: DatasetAccess) -> Source:
+    def _source(self, access: DatasetAccess,
+                error: type[InvalidRequest] = InvalidQuery) -> Source:
         try:
             return self._sources[access.type]
         except KeyError:
-            raise InvalidQuery(f"This server serves no {access.type!r} datasets.") from None
+            raise error(f"This server serves no {access.type!r} datasets.") from None
 
     def offers(self, access: DatasetAccess) -> frozenset[Capability]:
         return self._source(access).offers
@@ -61,24 +68,29 @@ class Sources:
         return Capability.ROWS not in self.offers(access)
 
     def validate_access(self, access: DatasetAccess) -> None:
-        """Raises InvalidQuery for a data source that can never work (path, secret, format)."""
+        """Raises InvalidDocument for a data source that can never work (path, secret,
+        format)."""
         try:
-            self._source(access).validate(access)
+            self._source(access, InvalidDocument).validate(access)
         except SourceError as exc:
-            raise InvalidQuery(f"Invalid dataset access: {exc}") from exc
+            raise InvalidDocument(f"Invalid dataset access: {exc}") from exc
 
     def load_metadata(self, access: DatasetAccess) -> DatasetMetadata:
-        """Read a YAML/JSON metadata file. Raises InvalidQuery (for the admin)."""
+        """Read a YAML/JSON metadata file. Raises InvalidDocument (for the admin)."""
         if not isinstance(access, FileAccess):
-            raise InvalidQuery(f"Metadata is read from a file (local, s3 or http), not from "
+            raise InvalidDocument(f"Metadata is read from a file (local, s3 or http), not from "
                                f"a {access.type!r} source: give it inline or as a file.")
         try:
             fmt = formats.infer_format(access.location(), access.format, METADATA_FORMATS)
-            return formats.read_metadata(self._source(access).read_bytes(access), fmt)
+            source = self._source(access, InvalidDocument)
+            return formats.read_metadata(source.read_bytes(access), fmt)
         except (SourceError, FormatError) as exc:
-            raise InvalidQuery(f"The metadata cannot be read: {exc}") from exc
-        except (ValueError, ValidationError) as exc:
-            raise InvalidQuery(f"The metadata is not valid: {exc}") from exc
+            raise InvalidDocument(f"The metadata cannot be read: {exc}") from exc
+        except ValidationError as exc:
+            raise InvalidDocument("The metadata is not valid: "
+                                  + validation_details(exc, "metadata")) from exc
+        except ValueError as exc:
+            raise InvalidDocument(f"The metadata is not valid: {exc}") from exc
 
     def version(self, dataset: Dataset) -> str | None:
         try:

@@ -118,6 +118,18 @@ class InMemoryStore(ComposedSteps):
             self._grants[(user, dataset)] = grant
             return grant
 
+    def top_up_grant(self, user: str, dataset: str, amount: PrivacyCost) -> Grant | None:
+        with self._lock:
+            old = self._grants.get((user, dataset))
+            if old is None:
+                return None
+            if old.initial.delta + amount.delta > 1.0:
+                raise Conflict("A grant's delta cannot be topped up past 1.")
+            grant = replace(old, initial=_plus(old.initial, amount),
+                            remaining=_plus(old.remaining, amount))
+            self._grants[(user, dataset)] = grant
+            return grant
+
     def get_grant(self, user: str, dataset: str) -> Grant | None:
         return self._grants.get((user, dataset))
 
@@ -244,6 +256,10 @@ class InMemoryStore(ComposedSteps):
 
     def get_job(self, uid: str) -> Job | None:
         return self._jobs.get(uid)
+
+    def list_jobs_in_progress(self) -> list[Job]:
+        return sorted((j for j in self._jobs.values() if j.status == "in_progress"),
+                      key=lambda j: (j.lease_until, j.uid))
 
     def mark_job_charged(self, uid: str) -> None:
         with self._lock:

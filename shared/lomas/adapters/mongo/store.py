@@ -267,6 +267,21 @@ class MongoStore(ComposedSteps):
         return docs.dataset_from(active[0]), docs.grant_from(found)
 
     @_translated
+    @_translated
+    def top_up_grant(self, user: str, dataset: str, amount: PrivacyCost) -> Grant | None:
+        add = {"epsilon": amount.epsilon, "delta": amount.delta}
+        doc = self.grants.find_one_and_update(
+            {"user_name": user, "dataset_name": dataset,
+             "initial_delta": {"$lte": 1.0 - amount.delta}},
+            {"$inc": {f"{part}_{k}": v for part in ("initial", "remaining")
+                      for k, v in add.items()}},
+            return_document=ReturnDocument.AFTER)
+        if doc is not None:
+            return docs.grant_from(doc)
+        if self.get_grant(user, dataset) is None:
+            return None
+        raise Conflict("A grant's delta cannot be topped up past 1.")
+
     def get_grant(self, user: str, dataset: str) -> Grant | None:
         doc = self.grants.find_one({"user_name": user, "dataset_name": dataset})
         return docs.grant_from(doc) if doc else None
@@ -404,6 +419,11 @@ class MongoStore(ComposedSteps):
     def get_job(self, uid: str) -> Job | None:
         doc = self.jobs.find_one({"uid": uid})
         return docs.job_from(doc) if doc else None
+
+    @_translated
+    def list_jobs_in_progress(self) -> list[Job]:
+        found = self.jobs.find({"status": "in_progress"}).sort([("lease_until", 1), ("uid", 1)])
+        return [docs.job_from(doc) for doc in found]
 
     @_translated
     def mark_job_charged(self, uid: str) -> None:

@@ -85,6 +85,10 @@ _PUT_GRANT = """INSERT INTO grants VALUES (:user, :dataset, :e, :d, 0.0, 0.0, :e
     remaining_d = max(remaining_d + excluded.initial_d - initial_d, 0.0)
     WHERE spent_e <= excluded.initial_e AND spent_d <= excluded.initial_d
     RETURNING *"""
+_TOP_UP = """UPDATE grants SET initial_e = initial_e + :e, initial_d = initial_d + :d,
+    remaining_e = remaining_e + :e, remaining_d = remaining_d + :d
+    WHERE user_name = :user AND dataset_name = :dataset AND initial_d + :d <= 1.0
+    RETURNING *"""
 _CLAIM = """INSERT INTO archives VALUES (:user_name, :idempotency_key, :fingerprint,
     :dataset_name, :engine, :request, :epsilon, :delta, :status, :response, :error,
     :timestamp, :owner, :lease_until) ON CONFLICT DO NOTHING RETURNING 1"""
@@ -452,6 +456,16 @@ class SqliteStore(ComposedSteps):
             raise Conflict("A grant cannot be set below the budget already spent.")
         return _grant(row)
 
+    def top_up_grant(self, user: str, dataset: str, amount: PrivacyCost) -> Grant | None:
+        with self._write() as db:
+            row = _first(db.execute(_TOP_UP, {"user": user, "dataset": dataset,
+                                              "e": amount.epsilon, "d": amount.delta}))
+        if row is not None:
+            return _grant(row)
+        if self.get_grant(user, dataset) is None:
+            return None
+        raise Conflict("A grant's delta cannot be topped up past 1.")
+
     def get_grant(self, user: str, dataset: str) -> Grant | None:
         rows = self._read("SELECT * FROM grants WHERE user_name = ? AND dataset_name = ?",
                           user, dataset)
@@ -566,6 +580,11 @@ class SqliteStore(ComposedSteps):
         rows = self._read("SELECT * FROM jobs WHERE uid = ? AND expires_at >= ?",
                           uid, _ts(datetime.now(UTC)))
         return _job(rows[0]) if rows else None
+
+    def list_jobs_in_progress(self) -> list[Job]:
+        rows = self._read("SELECT * FROM jobs WHERE status = 'in_progress' AND expires_at >= ? "
+                          "ORDER BY lease_until, uid", _ts(datetime.now(UTC)))
+        return [_job(row) for row in rows]
 
     def mark_job_charged(self, uid: str) -> None:
         self._change("UPDATE jobs SET charged = 1 WHERE uid = ?", uid)

@@ -12,14 +12,15 @@ from lomas_contract.engines.opendp import SPEC, OpenDPCostRequest
 
 def prepare(dataset: Dataset, req: DatasetRequest) -> Prepared:
     """The pipeline, checked against the dataset, and its cost. Raises InvalidQuery."""
-    from lomas.engines.opendp import measurement
+    from lomas.engines.opendp import accuracy, measurement
 
     assert isinstance(req, OpenDPCostRequest)
     pipeline = measurement.build(dataset.metadata, req.opendp_json)
     cost = measurement.cost(pipeline.measurement, dataset.metadata, req.fixed_delta)
     needs = Capability.POLARS if pipeline.polars else Capability.ROWS
     return Prepared(cost, needs,
-                    lambda handle: measurement.execute(pipeline, handle, dataset.metadata))
+                    lambda handle: measurement.execute(pipeline, handle, dataset.metadata),
+                    accuracy=lambda alpha: accuracy.estimate_accuracy(pipeline, alpha))
 
 
 ENGINE = PluggedEngine(SPEC, prepare)

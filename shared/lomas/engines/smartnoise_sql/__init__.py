@@ -1,13 +1,14 @@
-"""SmartNoise-SQL: DP SQL priced by SmartNoise's own `get_privacy_cost` before any data is
-read, then run once in the SQL connection the source opened (DuckDB over a file or a
-frame, or the database itself), so that only aggregates leave the data."""
+"""SmartNoise-SQL: DP SQL priced by SmartNoise's own `get_privacy_cost` (its accuracy
+estimated by `get_simple_accuracy`) before any data is read, then run once in the SQL
+connection the source opened (DuckDB over a file or a frame, or the database itself), so
+that only aggregates leave the data."""
 
 from __future__ import annotations
 
 from lomas.domain import Capability, Dataset
 from lomas.engines.base import PluggedEngine, Prepared
 from lomas.ports import Handle
-from lomas_contract.base import DatasetRequest
+from lomas_contract.base import Accuracy, DatasetRequest
 from lomas_contract.engines.smartnoise_sql import (
     SPEC,
     SmartnoiseSqlCostRequest,
@@ -34,7 +35,12 @@ def prepare(dataset: Dataset, req: DatasetRequest) -> Prepared:
         assert isinstance(req, SmartnoiseSqlRequest)
         execution.plan(handle, dataset.name, dataset.metadata, req)
 
-    return Prepared(cost, Capability.SQL, run, plan)
+    def accuracy(alpha: float) -> Accuracy:
+        from lomas.engines.smartnoise_sql.accuracy import estimate_accuracy
+
+        return estimate_accuracy(dataset.name, dataset.metadata, req, alpha)
+
+    return Prepared(cost, Capability.SQL, run, plan, accuracy=accuracy)
 
 
 ENGINE = PluggedEngine(SPEC, prepare)

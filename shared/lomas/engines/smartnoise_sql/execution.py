@@ -164,10 +164,8 @@ def _cost(dataset_name: str, metadata_json: str, query: str, epsilon: float, del
     Costing rewrites the query and searches noise scales through OpenDP (~45 ms);
     a researcher re-running a query, or a retry, pays it once. Errors are not cached.
     """
-    metadata = DatasetMetadata.model_validate_json(metadata_json)
-    priv = privacy(epsilon, delta, dict(mechanisms))
     try:
-        reader = _reader(_NO_DATA, "postgres", dataset_name, metadata, priv)
+        reader = no_data_reader(dataset_name, metadata_json, epsilon, delta, mechanisms)
         cost_epsilon, cost_delta = reader.get_privacy_cost(query)
     except _LIBRARY_ERRORS as exc:
         raise InvalidQuery(f"Invalid SmartNoise-SQL query: {_short(exc)}") from exc
@@ -176,6 +174,15 @@ def _cost(dataset_name: str, metadata_json: str, query: str, epsilon: float, del
             raise InvalidQuery(f"Invalid SmartNoise-SQL query: {_short(exc)}") from exc
         raise
     return float(cost_epsilon), float(cost_delta)
+
+
+def no_data_reader(dataset_name: str, metadata_json: str, epsilon: float, delta: float,
+                   mechanisms: tuple[tuple[str, str], ...]) -> Any:
+    """SmartNoise's reader on the metadata and a connection with no table: what costs a
+    query (and estimates its accuracy) without any data."""
+    metadata = DatasetMetadata.model_validate_json(metadata_json)
+    priv = privacy(epsilon, delta, dict(mechanisms))
+    return _reader(_NO_DATA, "postgres", dataset_name, metadata, priv)
 
 
 def refuse_backslashes(query: str) -> None:

@@ -25,10 +25,18 @@ def infer_format(name: str, declared: str | None, allowed: tuple[str, ...]) -> s
 
 
 def read_metadata(data: bytes, fmt: str) -> DatasetMetadata:
+    """Raises ValueError (not JSON or YAML) or pydantic's ValidationError."""
     if fmt == "json":
         raw = json.loads(data)
     else:
+        import yaml
+
         from lomas import yaml12  # only for YAML metadata (12 ms of imports)
 
-        raw = yaml12.load(data)
+        try:
+            raw = yaml12.load(data)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" at line {mark.line + 1}" if mark is not None else ""
+            raise ValueError(f"not valid YAML{where}") from exc
     return DatasetMetadata.model_validate(raw)
