@@ -200,6 +200,8 @@ class CostResponse(Model):
                  for c in accuracy.columns]
         return f"{line}; at {100 * (1 - accuracy.alpha):.4g}% confidence {', '.join(parts)}"
 
+    def __str__(self) -> str:  # print(cost) reads as describe(); repr() keeps every field
+        return self.describe()
 
 
 

@@ -223,7 +223,16 @@ def datasets_add(
         r.CREATE_DATASET, dataset_name=name, dataset_access=access(source, format, *where),
         metadata=read_metadata(metadata) if metadata is not None else None,
         metadata_access=access(metadata_source, None, *where) if metadata_source else None)
-    show(call(r.CREATE_DATASET, body))
+    made = call(r.CREATE_DATASET, body)
+    if Output["json"]:
+        show(made)
+    else:
+        kind = made["dataset_access"]
+        located = " ".join(str(v) for k, v in kind.items() if k != "type" and v)
+        out.print(f"registered {made['dataset_name']}: {kind['type']} {located}, "
+                  f"{len(made['metadata']['columns'])} columns (`datasets show "
+                  f"{made['dataset_name']}` or --json: everything)", highlight=False,
+                  soft_wrap=True)
 
 
 @datasets.command("draft-metadata")

@@ -56,6 +56,9 @@ def test_the_example_metadata_has_every_column_type_and_registers_clean(
     added = run(server, "datasets", "add", "visits", "--source", "visits.csv",
                 "--metadata", str(EXAMPLES / "metadata.yaml"))
     assert added.exit_code == 0, added.output
+    assert added.output.strip().replace("\n", " ") == (  # one line, not the whole document
+        "registered visits: local visits.csv, 8 columns (`datasets show visits` or --json: "
+        "everything)")
     checked = run(server, "datasets", "check", "visits")
 
     assert checked.exit_code == 0, checked.output

@@ -31,7 +31,7 @@ def test_opendp_example_runs(mongo_world: World) -> None:
                              env=env, capture_output=True, text=True, timeout=180)
         assert out.returncode == 0, out.stderr[-2000:]
     lines = out.stdout.splitlines()
-    assert lines[0].startswith("epsilon=1.0")
+    assert lines[0].startswith("ε 1, δ 0")
     assert "len" in out.stdout and "income" in out.stdout
     remaining = ast.literal_eval(lines[-1])
     assert remaining["remaining_epsilon"] == pytest.approx(10.0 - 1.0 - 1.0)

@@ -47,7 +47,7 @@ def test_quickstart_runs_and_the_budget_drops_by_the_cost(mongo_world: World) ->
                              capture_output=True, text=True, timeout=120, check=True).stdout
     lines = out.splitlines()
     before, after = ast.literal_eval(lines[0]), ast.literal_eval(lines[-1])
-    assert "epsilon=3.0" in lines[1]
+    assert lines[1].startswith("ε 3, δ 1.5e-05; at 95% confidence COUNT(*) within ±")
     assert "avg_income" in out
     assert after["remaining_epsilon"] == pytest.approx(before["remaining_epsilon"] - 3.0)
     grant = store.get_grant("alice", "income_synth")
@@ -75,7 +75,7 @@ def test_synth_and_model_examples_run_and_show_in_the_history(mongo_world: World
                                               synth_params={"rounds": 2}, dummy=True)
         history = client.get_previous_queries()
     lines = out.stdout.splitlines()
-    assert "epsilon" in lines[0] and "delta=1e-05" in lines[0]
+    assert lines[0].startswith("ε ") and "δ 1e-05; accuracy not available" in lines[0]
     assert "education" in lines[1]
     assert lines[-3].startswith("accuracy ")
     assert lines[-2] in ("['F']", "['M']")

@@ -119,7 +119,7 @@ def test_the_readme_from_make_run_to_the_reset(checkout: Path) -> None:
         first = _tokens(checkout)
 
         out = bash(readme["researcher"], checkout)
-        assert "avg_income" in out and "epsilon=3.0" in out
+        assert "avg_income" in out and "ε 3, δ 1.5e-05" in out
 
         admin = bash(readme["admin"], checkout)
         assert "lomas_" in admin  # bob's token, shown once
