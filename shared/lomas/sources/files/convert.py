@@ -45,7 +45,8 @@ def csv_to_parquet(csv: Path, target: Path, metadata: DatasetMetadata) -> None:
                 f"TRY_CAST({ident(n)} AS {DUCK_TYPES[c.type]}) IS NULL)" for n, c in typed.items())
             row = duck.execute(f"SELECT {counts} FROM raw").fetchone()
             assert row is not None
-            if bad := [f"column {n!r}: {k} values are not {c.type}"
+            if bad := [f"column {n!r}: {k} {'value is' if k == 1 else 'values are'} not "
+                       f"{c.type}"
                        for (n, c), k in zip(typed.items(), row, strict=True) if k]:
                 raise FormatError("; ".join(bad))
         columns = ", ".join(f"CAST({ident(n)} AS {DUCK_TYPES[c.type]}) AS {ident(n)}"
