@@ -16,6 +16,7 @@ from functions.common.apps import load_app
 from tests.conftest import World
 from tests.infra.conftest import ROOT, lambda_env
 from tests.support.apigw import event
+from tests.support.browser import built_dashboard
 from tests.support.cfn import evaluate
 
 SAM_DIR = ROOT / "infra" / "sam"
@@ -259,6 +260,7 @@ def test_every_route_of_both_apps_reaches_its_function(translated: dict[str, Any
 def test_sam_build_admin_function_answers_an_event(tmp_path: Path, mongo_world: World,
                                                   embedded_uri: str) -> None:
     assert WHEELS.exists(), "the Lambda wheels are missing: `make test` downloads them"
+    built_dashboard()  # the admin zip carries it: its build refuses without
     build = tmp_path / "build"
     run = sam("build", "AdminFunction", "--template", str(TEMPLATE), "--build-dir", str(build),
               env={"LAMBDA_PIP_ARGS": f"--no-index --find-links {WHEELS}",

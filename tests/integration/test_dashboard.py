@@ -24,7 +24,7 @@ from lomas.adapters.sqlite import SqliteStore
 from lomas.domain import Job, PrivacyCost, User
 from lomas_client import Client, UnauthorizedAccessError
 from tests.conftest import LiveServer, World, make_world, serve
-from tests.support.browser import ARTIFACTS, AXE, chromium
+from tests.support.browser import ARTIFACTS, AXE, built_dashboard, chromium
 from tests.support.oidc_provider import Provider
 
 pytestmark = pytest.mark.slow
@@ -311,6 +311,7 @@ def test_oidc_sign_in_is_the_code_flow_with_pkce(browser: Any, oidc_site: tuple[
 
 
 def test_the_dashboard_files_carry_no_secret_and_refuse_other_paths(site: LiveServer) -> None:
+    built_dashboard()
     base = site.url + "/admin/ui/"
     page = requests.get(base + "index.html", timeout=10)
     assert page.status_code == 200 and page.headers["Cache-Control"] == "no-cache"

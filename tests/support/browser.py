@@ -19,6 +19,16 @@ FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "-
          "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
+DASHBOARD = ROOT / "functions" / "admin" / "chalicelib" / "ui" / "index.html"
+
+
+def built_dashboard() -> None:
+    """The dashboard's files, which `make dashboard` builds where Node.js can."""
+    if not DASHBOARD.exists():
+        unavailable("the admin dashboard is not built: `make dashboard` (Node.js 20.19+ with "
+                    "npm)")
+
+
 def chromium_path() -> str:
     found = os.environ.get("LOMAS_TEST_CHROMIUM") or shutil.which("chromium")
     if not found:
@@ -28,6 +38,7 @@ def chromium_path() -> str:
 
 def chromium() -> Iterator[object]:
     """One browser for a module's tests."""
+    built_dashboard()
     executable = chromium_path()
     try:
         from playwright.sync_api import sync_playwright
