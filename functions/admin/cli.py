@@ -100,10 +100,14 @@ def cell(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def table(rows: list[dict[str, Any]], columns: dict[str, str]) -> None:
-    """`columns`: field -> header, short enough for 80 columns; with --json, every field."""
+def table(rows: list[dict[str, Any]], columns: dict[str, str], none: str = "none") -> None:
+    """`columns`: field -> header, short enough for 80 columns; with --json, every field;
+    `none`: the line said instead of an empty table."""
     if Output["json"]:
         show(rows)
+        return
+    if not rows:
+        out.print(none, highlight=False, soft_wrap=True)
         return
     grid = Table(*columns.values(), box=box.SIMPLE_HEAD, pad_edge=False)
     for row in rows:
@@ -343,7 +347,8 @@ def grants_list(user: Annotated[str | None, typer.Option(help="Only this user's.
     table(rows, {"user_name": "user", "dataset_name": "dataset", "initial_epsilon": "ε",
                  "total_spent_epsilon": "ε spent", "remaining_epsilon": "ε left",
                  "initial_delta": "δ", "total_spent_delta": "δ spent",
-                 "remaining_delta": "δ left"})
+                 "remaining_delta": "δ left"},
+          f"no grants{f' of {user!r}' if user else ''} (`lomas-admin users list`: who exists)")
     if retired and not Output["json"]:
         out.print(f"* retired: {', '.join(retired)} (the grants are kept; registering the "
                   "name again resumes them)", highlight=False, soft_wrap=True)

@@ -83,6 +83,9 @@ def test_cli_grants_add_tops_up_and_keeps_what_is_spent(live_server: LiveServer)
     missing = run(live_server, "grants", "add", "ghost", "income", "--epsilon", "1")
     assert missing.exit_code == 1 and "NotFound" in missing.output
     assert run(live_server, "--json", "jobs").output.strip() == "[]"
+    assert run(live_server, "jobs").output.strip() == "none"  # not an empty table
+    ghost = run(live_server, "grants", "list", "--user", "ghost").output.strip()
+    assert ghost == "no grants of 'ghost' (`lomas-admin users list`: who exists)"
 
 
 def test_cli_datasets_delete_asks_first_and_says_what_it_keeps(live_server: LiveServer) -> None:
