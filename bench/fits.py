@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "shared"), str(ROOT / "client")]
+sys.path[:0] = [str(ROOT / "shared"), str(ROOT / "client"), str(ROOT / "bench")]
+from common import outputs  # noqa: E402 - the bench's own, on the path just set
 
 COLUMNS = ["sex", "age", "education", "income"]
 
@@ -85,11 +86,7 @@ def arguments() -> argparse.ArgumentParser:
     parser.add_argument("--sizes", default="10000,200000")
     parser.add_argument("--synths", default="mwem,mst,aim")
     parser.add_argument("--venv", type=Path, action="append", default=[])
-    out = parser.add_mutually_exclusive_group()
-    out.add_argument("--out", type=Path, default=ROOT / "build" / "bench",
-                     help="where the results go (default build/bench/, not tracked)")
-    out.add_argument("--record", dest="out", action="store_const", const=ROOT / "bench" / "results",
-                     help="write them to bench/results/, to keep the run in git")
+    outputs(parser)
     return parser
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from common import RESULTS
 from peer_setup import (
     PEER_VERSION,
     Peer,
@@ -153,7 +154,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         return {"python": str(python), "install_s": seconds}
     report = run(suite, [int(s) for s in args.sizes.split(",")], args.runs, args.runs_big,
                  args.seconds, [int(t) for t in args.threads.split(",")], args.cold_runs)
-    out = args.out or suite.RESULTS / f"peer-{time.strftime('%Y%m%dT%H%M%S')}.json"
+    out = args.out or RESULTS / f"peer-{time.strftime('%Y%m%dT%H%M%S')}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(suite.peer_figures(report)), f"\nwritten {out}")

@@ -23,7 +23,7 @@ from typing import Any
 
 import requests
 import yaml
-from processes import stop
+from common import stop
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent

@@ -52,7 +52,7 @@ import requests
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import backends
 import peer as peer_driver
-from processes import stop
+from common import outputs, stop
 
 from lomas import demo
 from lomas.adapters.mongo import MongoStore
@@ -67,10 +67,6 @@ from lomas_contract.sources.local import LocalAccess
 from lomas_contract.sources.s3 import S3Access
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "build" / "bench"
-"""Where a run writes by default: under build/, which git ignores."""
-RECORDED = ROOT / "bench" / "results"
-"""Where --record writes: the runs kept in git (docs/benchmark.md cites them)."""
 SEED = 7
 QUERIES = {
     "count_avg": "SELECT COUNT(*) AS n, AVG(income) AS avg_income FROM income",
@@ -624,11 +620,7 @@ def arguments() -> argparse.ArgumentParser:
     parser.add_argument("--peer-results", type=Path, default=None,
                         help="the peer's JSON of an earlier run (bench/peer.py's, or "
                         "bench/results/peer-0.4.1-20261126.json) instead of running it again")
-    out = parser.add_mutually_exclusive_group()
-    out.add_argument("--out", type=Path, default=RESULTS,
-                     help="where the results go (default build/bench/, not tracked)")
-    out.add_argument("--record", dest="out", action="store_const", const=RECORDED,
-                     help="write them to bench/results/, to keep the run in git")
+    outputs(parser)
     parser.add_argument("--no-backends", default="", help="comma-separated: postgres, spark "
                         "(a backend this machine lacks); 'all' skips rows g-i")
     return parser

@@ -36,7 +36,7 @@ class DiffPrivLibClient(EngineClient):
         accuracy says "not available": a model's cannot be told before the fit."""
         return self._cost(self._fields(pipeline, feature_columns, target_columns, test_size,
                                        test_train_split_seed, imputer_strategy,
-                                       score_epsilon) | {"alpha": alpha})
+                                       score_epsilon), alpha)
 
     def query(self, pipeline: Any, feature_columns: list[str],  # type: ignore[override]
               target_columns: list[str] | None = None, test_size: float = 0.2,

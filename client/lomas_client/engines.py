@@ -34,9 +34,9 @@ class EngineClient:
         self._dataset = dataset_name
         self._metadata = metadata
 
-    def _cost(self, fields: dict[str, Any]) -> m.CostResponse:
+    def _cost(self, fields: dict[str, Any], alpha: float) -> m.CostResponse:
         route = ROUTES[self._engine].cost
-        body = route_body(route, dataset_name=needed(self._dataset), **fields)
+        body = route_body(route, dataset_name=needed(self._dataset), alpha=alpha, **fields)
         return m.CostResponse.model_validate(self._http.call(route, body))
 
     def _run(self, fields: dict[str, Any], dummy: bool, nb_rows: int, seed: int,
@@ -47,7 +47,7 @@ class EngineClient:
     def cost(self, alpha: float = m.DEFAULT_ALPHA, **fields: Any) -> m.CostResponse:
         """What the query would be charged (nothing is spent), and how accurate it would
         be at 1 - alpha confidence (`.describe()`: one line for a person)."""
-        return self._cost(fields | {"alpha": alpha})
+        return self._cost(fields, alpha)
 
     def query(self, dummy: bool = False, nb_rows: int = 100, seed: int = 42,
               **fields: Any) -> Any:
@@ -74,7 +74,7 @@ class SmartnoiseSqlClient(EngineClient):
              alpha: float = m.DEFAULT_ALPHA) -> m.CostResponse:
         """What the query would be charged (nothing is spent), and the accuracy of its COUNT
         and SUM columns at 1 - alpha confidence (`.describe()`: one line for a person)."""
-        return self._cost(self._fields(query, epsilon, delta, mechanisms) | {"alpha": alpha})
+        return self._cost(self._fields(query, epsilon, delta, mechanisms), alpha)
 
     def query(self, query: str, epsilon: float, delta: float,  # type: ignore[override]
               mechanisms: dict[str, str] | None = None, postprocess: bool = True,

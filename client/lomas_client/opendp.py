@@ -52,7 +52,7 @@ class OpenDPClient(EngineClient):
              fixed_delta: float | None = None, alpha: float = m.DEFAULT_ALPHA) -> m.CostResponse:
         """What OpenDP maps the pipeline to, at the dataset's contribution bound, and the
         accuracy OpenDP gives for it at 1 - alpha confidence (`.describe()`)."""
-        return self._cost(self._fields(pipeline, fixed_delta) | {"alpha": alpha})
+        return self._cost(self._fields(pipeline, fixed_delta), alpha)
 
     def query(self, pipeline: Any, fixed_delta: float | None = None,  # type: ignore[override]
               dummy: bool = False, nb_rows: int = 100, seed: int = 42) -> Any:

@@ -34,7 +34,7 @@ class SmartnoiseSynthClient(EngineClient):
         """What the fit would be charged (nothing is spent, no data is read). Its accuracy
         says "not available": a synthesizer's cannot be told before the fit."""
         return self._cost(self._fields(synth_name, epsilon, delta, select_cols, synth_params,
-                                       nullable, constraints) | {"alpha": alpha})
+                                       nullable, constraints), alpha)
 
     def query(self, synth_name: str, epsilon: float,  # type: ignore[override]
               delta: float | None = None, select_cols: list[str] | None = None,

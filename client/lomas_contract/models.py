@@ -271,7 +271,7 @@ class TopUpRequest(Model):
     add_delta: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] = 0.0
 
     @model_validator(mode="after")
-    def _something(self) -> TopUpRequest:
+    def _adds_something(self) -> TopUpRequest:
         if self.add_epsilon == 0 and self.add_delta == 0:
             raise ValueError("give add_epsilon or add_delta (or both) above 0")
         return self

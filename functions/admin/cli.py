@@ -193,9 +193,7 @@ def read_metadata(path: Path) -> Any:
     except (OSError, UnicodeDecodeError) as exc:
         fail(f"cannot read the metadata file {str(path)!r}: {exc}")
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        fail(f"the metadata file {str(path)!r} is not valid YAML{where}: "
+        fail(f"the metadata file {str(path)!r} is not valid YAML{yaml12.where(exc)}: "
              f"{getattr(exc, 'problem', None) or exc}")
 
 

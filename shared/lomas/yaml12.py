@@ -29,3 +29,9 @@ _Loader.add_implicit_resolver(_BOOL, re.compile(r"^(?:true|True|TRUE|false|False
 def load(text: str | bytes) -> Any:
     """One YAML document (1.2 booleans). Raises yaml.YAMLError."""
     return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader, its tags only
+
+
+def where(exc: yaml.YAMLError) -> str:
+    """" at line N" for an error the parser placed, else "": for a one-line message."""
+    mark = getattr(exc, "problem_mark", None)
+    return f" at line {mark.line + 1}" if mark is not None else ""

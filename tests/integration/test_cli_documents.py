@@ -19,6 +19,7 @@ from lomas.services import admin
 from lomas.services.tokens import hash_token
 from lomas_contract.models import ColumnMetadata, DatasetMetadata
 from tests.conftest import LiveServer, World, serve
+from tests.integration.test_runner_and_cli import run
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 PUBLIC_BOUNDS = {"patient_id": (1000, 9999), "age": (18, 110), "weight_kg": (20.0, 250.0)}
@@ -28,11 +29,6 @@ PUBLIC_BOUNDS = {"patient_id": (1000, 9999), "age": (18, 110), "weight_kg": (20.
 def server(world: World) -> Iterator[LiveServer]:
     shutil.copy(EXAMPLES / "visits.csv", world.ctx.settings.resolved_data_root / "visits.csv")
     yield from serve(world)
-
-
-def run(server: LiveServer, *args: str):
-    return CliRunner().invoke(cli, ["--url", server.url, "--token", server.world.admin_token,
-                                    *args])
 
 
 def one_line(result) -> str:
@@ -215,8 +211,8 @@ def test_a_dataset_registered_again_by_an_import_resumes_its_grants_once(world: 
         "grants:\n  - {user_name: alice, dataset_name: income, initial_epsilon: 6, "
         "initial_delta: 0.001}\n")
 
-    first = admin.import_document(world.ctx, doc)
-    again = admin.import_document(world.ctx, doc)
+    first = bulk.import_document(world.ctx, doc)
+    again = bulk.import_document(world.ctx, doc)
 
     assert first.datasets == ["income"] and first.grants[0].remaining_epsilon == 2.0
     assert (again.datasets, again.grants, again.unchanged.datasets) == ([], [], ["income"])

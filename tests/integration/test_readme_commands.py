@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -17,7 +16,9 @@ from pathlib import Path
 import pytest
 import requests
 
+from functions.container.serve import read_env_file
 from tests.support.browser import DASHBOARD
+from tests.support.slow_data import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 TESTED = ("make", "researcher", "admin")
@@ -37,12 +38,6 @@ def blocks() -> dict[str, str]:
 
 def test_every_bash_block_of_the_readme_is_run_by_a_test() -> None:
     assert blocks()["make"].split("\n")[0].split("#")[0].strip() == "make run"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class MakeRun:
@@ -101,9 +96,7 @@ def bash(block: str, folder: Path) -> str:
 
 
 def _tokens(folder: Path) -> dict[str, str]:
-    pairs = re.findall(r"^export (\w+)=(\S+)$", (folder / ".lomas" / "demo.env").read_text(),
-                       re.MULTILINE)
-    return {k: v.strip("'\"") for k, v in pairs}
+    return read_env_file(folder / ".lomas" / "demo.env")
 
 
 @pytest.fixture
@@ -114,7 +107,7 @@ def checkout(tmp_path: Path) -> Iterator[Path]:
 @pytest.mark.slow
 def test_the_readme_from_make_run_to_the_reset(checkout: Path) -> None:
     readme = blocks()
-    server = MakeRun(checkout, _free_port())
+    server = MakeRun(checkout, free_port())
     try:
         page = requests.get(server.url + "/admin/ui/index.html", timeout=10)
         if DASHBOARD.exists():  # built, where Node.js can: else the page says how

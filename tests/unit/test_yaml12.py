@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from lomas import yaml12
-from lomas.services.admin import parse_import
+from lomas.services.bulk import parse_import
 from lomas.sources.files.formats import read_metadata
 
 SURVEY = """max_ids: 1

@@ -71,7 +71,8 @@ def serve(name: str, settings: Settings) -> Response:
             raise NotFound("The dashboard is not built here: run `make dashboard` (it is "
                            "built by `make run` and `make test`).")
         raise NotFound(f"The dashboard has no file {name!r}.")
-    # Vite names the script and style after their content: kept a year. The page: never.
+    # Vite names the script and style after their content: kept a year. The page is
+    # revalidated on every load, so a deployment is seen at once.
     cache = "no-cache" if name == INDEX else "public, max-age=31536000, immutable"
     return Response(body=(FOLDER / name).read_text(encoding="utf-8"), status_code=200,
                     headers=_headers(TYPES[suffix], settings, cache))

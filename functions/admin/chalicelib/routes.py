@@ -6,7 +6,7 @@ from chalice import Blueprint, Response
 from chalicelib import dashboard
 from chalicelib.wiring import deps
 from functions.common.api import Call, expose
-from lomas.services import admin
+from lomas.services import admin, bulk
 from lomas_contract import models as m
 from lomas_contract import routes as r
 
@@ -106,8 +106,8 @@ def list_archives(call: Call) -> m.ArchivesResponse:
 
 @expose(bp, deps, r.IMPORT)
 def import_document(call: Call) -> m.ImportResponse:
-    doc = admin.parse_import((call.request.raw_body or b"").decode("utf-8", errors="replace"))
-    return admin.import_document(call.ctx, doc)
+    doc = bulk.parse_import((call.request.raw_body or b"").decode("utf-8", errors="replace"))
+    return bulk.import_document(call.ctx, doc)
 
 
 @expose(bp, deps, r.DASHBOARD)

@@ -242,18 +242,3 @@ def archives(ctx: Context, user: str | None, dataset: str | None) -> m.ArchivesR
     records = ctx.store.list_archives(user=user or None, dataset=dataset or None)
     return m.ArchivesResponse(archives=[previous_query(r) for r in records])
 
-
-def parse_import(text: str) -> m.ImportDocument:
-    """The bulk YAML document (`lomas.services.bulk`). Raises InvalidDocument."""
-    from lomas.services import bulk  # bulk builds on this module's use cases
-
-    return bulk.parse_import(text)
-
-
-def import_document(ctx: Context, doc: m.ImportDocument) -> m.ImportResponse:
-    """Create what the document holds and the store lacks, all or nothing; what the store
-    holds equal is left unchanged (`lomas.services.bulk`). Raises Conflict, NotFound or
-    InvalidDocument with nothing written."""
-    from lomas.services import bulk
-
-    return bulk.import_document(ctx, doc)

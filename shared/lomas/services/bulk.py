@@ -25,9 +25,8 @@ def parse_import(text: str) -> m.ImportDocument:
     try:
         return m.ImportDocument.model_validate(yaml12.load(text) or {})
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise InvalidDocument(f"The import document is not valid YAML{where}.") from exc
+        raise InvalidDocument(f"The import document is not valid YAML{yaml12.where(exc)}.") \
+            from exc
     except ValidationError as exc:
         raise InvalidDocument("The import document is not valid: "
                               + validation_details(exc, "document")) from exc

@@ -267,7 +267,6 @@ class MongoStore(ComposedSteps):
         return docs.dataset_from(active[0]), docs.grant_from(found)
 
     @_translated
-    @_translated
     def top_up_grant(self, user: str, dataset: str, amount: PrivacyCost) -> Grant | None:
         add = {"epsilon": amount.epsilon, "delta": amount.delta}
         doc = self.grants.find_one_and_update(
@@ -282,6 +281,7 @@ class MongoStore(ComposedSteps):
             return None
         raise Conflict("A grant's delta cannot be topped up past 1.")
 
+    @_translated
     def get_grant(self, user: str, dataset: str) -> Grant | None:
         doc = self.grants.find_one({"user_name": user, "dataset_name": dataset})
         return docs.grant_from(doc) if doc else None

@@ -50,9 +50,9 @@ def _columns(dataset_name: str, metadata_json: str, query: str, epsilon: float,
              alpha: float) -> tuple[Column, ...]:
     """A pure function of its arguments, memoised as the cost is."""
     reader = no_data_reader(dataset_name, metadata_json, epsilon, delta, mechanisms)
-    bounds = reader.get_simple_accuracy(query, alpha)
+    subquery, rewritten = reader._rewrite(query)  # what get_simple_accuracy does, once
+    bounds = reader._get_simple_accuracy(query=rewritten, subquery=subquery, alpha=alpha)
     written = reader.parse_query_string(query).select.namedExpressions
-    _, rewritten = reader._rewrite(query)
     columns: list[Column] = []
     for i, (named, symbol, bound) in enumerate(zip(written, rewritten._select_symbols, bounds,
                                                     strict=True)):

@@ -36,7 +36,5 @@ def read_metadata(data: bytes, fmt: str) -> DatasetMetadata:
         try:
             raw = yaml12.load(data)
         except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f" at line {mark.line + 1}" if mark is not None else ""
-            raise ValueError(f"not valid YAML{where}") from exc
+            raise ValueError(f"not valid YAML{yaml12.where(exc)}") from exc
     return DatasetMetadata.model_validate(raw)
